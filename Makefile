@@ -1,0 +1,57 @@
+# Everything builds from a fresh clone with only Python 3.11+ and make.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+BLOG := $(BIN)/blog
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test lint format typecheck check lock clean
+
+# Runtime install (pinned by constraints.txt), redone when the dependencies change.
+$(VENV)/.installed: pyproject.toml constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e .
+	@touch $@
+
+# Development install: adds test and lint tools.
+$(VENV)/.installed-dev: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
+	@touch $@
+
+## run: migrate the database, create a demo blog if it is empty, serve on $(HOST):$(PORT)
+run: $(VENV)/.installed
+	$(BLOG) db upgrade
+	$(BLOG) demo
+	$(BLOG) serve --host $(HOST) --port $(PORT)
+
+## test: the whole suite on SQLite, and on PostgreSQL too when BLOG_TEST_POSTGRES_URL is set
+test: $(VENV)/.installed-dev
+	$(BIN)/pytest -q -p no:cacheprovider
+	@if [ -n "$$BLOG_TEST_POSTGRES_URL" ]; then \
+		echo "--- again on PostgreSQL"; \
+		$(BIN)/pytest -q -p no:cacheprovider --db postgres; \
+	fi
+
+## lint: ruff (lint + format check) and mypy
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: $(VENV)/.installed-dev
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+check: lint test
+
+## lock: re-pin every dependency (run after editing pyproject.toml)
+lock:
+	rm -rf /tmp/blog-lock-venv && $(PYTHON) -m venv /tmp/blog-lock-venv
+	/tmp/blog-lock-venv/bin/python -m pip install --quiet --upgrade pip
+	/tmp/blog-lock-venv/bin/python -m pip install --quiet -e ".[dev]"
+	/tmp/blog-lock-venv/bin/python -m pip freeze --exclude-editable | grep -v '^-e' > constraints.txt
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache .mypy_cache .ruff_cache

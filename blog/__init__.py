@@ -1,0 +1,1 @@
+"""blog: a multi-tenant blog backend."""

@@ -1,0 +1,73 @@
+"""The application factory."""
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+
+from fastapi import APIRouter, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from sqlalchemy.engine import Engine
+
+from blog import health
+from blog.auth import routes as auth_routes
+from blog.auth.security import AuthConfig, PasswordHasher, TokenCodec
+from blog.database import create_db_engine
+from blog.errors import install_error_handlers
+from blog.settings import Settings, get_settings
+from blog.tenants import routes as tenant_routes
+from blog.users import routes as user_routes
+
+API_DESCRIPTION = """
+A multi-tenant blog API. Every blog (tenant) lives under `/api/v1/tenants/{tenant}`.
+
+**Trying it here:** call `POST /api/v1/tenants/{tenant}/auth/token` with "Try it out"
+(`username` = email or username), copy `access_token` from the response, press
+**Authorize** and paste it. The token only works under its own tenant's paths.
+"""
+
+
+def build_auth_config(settings: Settings) -> AuthConfig:
+    return AuthConfig(
+        hasher=PasswordHasher(rounds=settings.bcrypt_rounds),
+        tokens=TokenCodec(
+            settings.secret_key.get_secret_value(),
+            lifetime=timedelta(minutes=settings.access_token_minutes),
+        ),
+        refresh_lifetime=timedelta(days=settings.refresh_token_days),
+    )
+
+
+def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> FastAPI:
+    """Build the API. Tests pass their own settings and engine; servers use the environment."""
+    settings = settings or get_settings()
+    engine = engine or create_db_engine(settings.database_url)
+    logging.getLogger("blog").setLevel(settings.log_level)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        engine.dispose()
+
+    app = FastAPI(title="blog", version="0.1.0", description=API_DESCRIPTION, lifespan=lifespan)
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.auth = build_auth_config(settings)
+
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+        allow_headers=["Authorization", "Content-Type"],
+        max_age=600,
+    )
+    install_error_handlers(app)
+
+    tenant_api = APIRouter(prefix="/api/v1/tenants/{tenant}")
+    tenant_api.include_router(auth_routes.router)
+    tenant_api.include_router(user_routes.router)
+
+    app.include_router(health.router)
+    app.include_router(tenant_routes.router)
+    app.include_router(tenant_api)
+    return app

@@ -1,0 +1,62 @@
+"""Registration, login, token refresh and logout, under a tenant's path."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, status
+from fastapi.security import OAuth2PasswordRequestForm
+
+from blog.auth import service
+from blog.auth.schemas import RefreshRequest, TokenPair
+from blog.database import SessionDep
+from blog.dependencies import AuthConfigDep
+from blog.errors import responses
+from blog.tenants.dependencies import TenantDep
+from blog.users import service as users_service
+from blog.users.schemas import UserCreate, UserRead
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+
+@router.post(
+    "/register",
+    status_code=status.HTTP_201_CREATED,
+    responses=responses(403, 404, 409, 422),
+    summary="Sign up to this blog (role: author)",
+)
+def register(
+    data: UserCreate, tenant: TenantDep, session: SessionDep, auth: AuthConfigDep
+) -> UserRead:
+    user = users_service.register(session, tenant=tenant, hasher=auth.hasher, data=data)
+    return UserRead.model_validate(user)
+
+
+@router.post(
+    "/token",
+    responses=responses(401, 404, 422),
+    summary="Log in with email or username and password",
+)
+def login(
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    _tenant: TenantDep,
+    session: SessionDep,
+    auth: AuthConfigDep,
+) -> TokenPair:
+    """OAuth2 password form: `username` may be the email or the username."""
+    return service.login(session, auth=auth, login=form.username, password=form.password)
+
+
+@router.post("/refresh", responses=responses(401, 404, 422), summary="Rotate a refresh token")
+def refresh(
+    data: RefreshRequest, _tenant: TenantDep, session: SessionDep, auth: AuthConfigDep
+) -> TokenPair:
+    return service.refresh(session, auth=auth, refresh_token=data.refresh_token)
+
+
+@router.post(
+    "/logout",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=responses(404, 422),
+    summary="End the login a refresh token belongs to",
+)
+def logout(data: RefreshRequest, _tenant: TenantDep, session: SessionDep) -> None:
+    service.logout(session, refresh_token=data.refresh_token)

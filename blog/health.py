@@ -1,0 +1,33 @@
+"""Liveness and readiness probes."""
+
+from typing import Literal
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from blog.errors import error_response, responses
+
+router = APIRouter(tags=["health"])
+
+
+class Health(BaseModel):
+    status: Literal["ok"] = "ok"
+
+
+@router.get("/health", summary="The process is up")
+def health() -> Health:
+    return Health()
+
+
+@router.get(
+    "/health/ready", responses=responses(503), summary="The database answers", response_model=Health
+)
+def ready(request: Request) -> Health | JSONResponse:
+    try:
+        with request.app.state.engine.connect() as connection:
+            connection.execute(sa.text("SELECT 1"))
+    except sa.exc.SQLAlchemyError:
+        return error_response(503, "The database is not reachable.", "database_unavailable")
+    return Health()

@@ -1,0 +1,11 @@
+"""Imports every table model, so the metadata is complete (Alembic, tests, scoping)."""
+
+from sqlmodel import SQLModel
+
+from blog.auth.models import RefreshToken
+from blog.tenants.models import Tenant
+from blog.users.models import User
+
+metadata = SQLModel.metadata
+
+__all__ = ["RefreshToken", "Tenant", "User", "metadata"]

@@ -1,0 +1,53 @@
+"""Offset pagination: ``?limit=&offset=`` in, ``{items, total, limit, offset}`` out."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any, Generic, TypeVar
+
+import sqlalchemy as sa
+from fastapi import Depends, Query
+from pydantic import BaseModel
+from sqlmodel import Session
+
+DEFAULT_LIMIT = 20
+MAX_LIMIT = 100
+MAX_OFFSET = 2**31 - 1
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    """One page of a list, with the total number of matching items."""
+
+    items: list[T]
+    total: int
+    limit: int
+    offset: int
+
+
+@dataclass(frozen=True, slots=True)
+class PageParams:
+    limit: int = DEFAULT_LIMIT
+    offset: int = 0
+
+
+def _page_params(
+    limit: Annotated[
+        int, Query(ge=1, le=MAX_LIMIT, description=f"Page size, at most {MAX_LIMIT}.")
+    ] = DEFAULT_LIMIT,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Items to skip.")] = 0,
+) -> PageParams:
+    return PageParams(limit=limit, offset=offset)
+
+
+PageDep = Annotated[PageParams, Depends(_page_params)]
+
+
+def fetch_page(
+    session: Session, statement: sa.Select[Any], params: PageParams
+) -> tuple[Sequence[Any], int]:
+    """Run ``statement`` for one page and count all its rows (scoping applies to both)."""
+    counted = statement.order_by(None).subquery()
+    total = session.scalar(sa.select(sa.func.count()).select_from(counted))
+    items = session.scalars(statement.limit(params.limit).offset(params.offset)).all()
+    return items, total or 0

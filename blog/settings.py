@@ -1,0 +1,62 @@
+"""Runtime configuration, read from ``BLOG_*`` environment variables and ``.env``."""
+
+from functools import lru_cache
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# Shipped so that `make run` works out of the box; refused in production.
+DEFAULT_SECRET_KEY = "dev-only-insecure-secret-key-change-me"  # noqa: S105
+MIN_PRODUCTION_SECRET_LENGTH = 32
+
+
+class Settings(BaseSettings):
+    """Every setting is documented in ``.env.example``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="BLOG_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    environment: Literal["development", "test", "production"] = "development"
+    database_url: str = "sqlite:///./blog.db"
+    secret_key: SecretStr = SecretStr(DEFAULT_SECRET_KEY)
+    access_token_minutes: int = Field(default=15, gt=0)
+    refresh_token_days: int = Field(default=14, gt=0)
+    bcrypt_rounds: int = Field(default=12, ge=4, le=31)
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    allow_tenant_signup: bool = True
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        """Accept ``a,b`` as well as a list, so the variable is easy to write."""
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_log_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _refuse_weak_secret_in_production(self) -> "Settings":
+        secret = self.secret_key.get_secret_value()
+        if self.environment == "production" and (
+            secret == DEFAULT_SECRET_KEY or len(secret) < MIN_PRODUCTION_SECRET_LENGTH
+        ):
+            raise ValueError(
+                "BLOG_SECRET_KEY must be set to a random value of at least "
+                f"{MIN_PRODUCTION_SECRET_LENGTH} characters when BLOG_ENVIRONMENT=production "
+                "(it signs every access token). Generate one with: "
+                "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+            )
+        return self
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

@@ -1,0 +1,126 @@
+"""Tenant scoping: one mechanism, failing closed.
+
+Every tenant-owned table model inherits :class:`TenantScoped`. A session is bound
+to one tenant with :func:`bind_tenant`; from then on every ORM SELECT, UPDATE and
+DELETE that touches a tenant-owned table (including counts, subqueries and
+relationship loads) gets ``tenant_id = :bound`` added by the ``do_orm_execute``
+hook below, and every row flushed must belong to that tenant. A query on a
+tenant-owned table in a session bound to no tenant raises
+:class:`TenantScopeError` instead of returning every tenant's rows. Work that
+legitimately spans tenants says so with :func:`cross_tenant`.
+"""
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cache
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import ORMExecuteState, UOWTransaction, with_loader_criteria
+from sqlalchemy.orm import Session as OrmSession
+from sqlalchemy.sql.util import find_tables
+from sqlmodel import Field, SQLModel, col
+
+_TENANT = "blog.tenant_id"
+_CROSS_TENANT = "blog.cross_tenant_reason"
+
+
+class TenantScopeError(RuntimeError):
+    """A tenant-owned table was used without a tenant in context (a programming error)."""
+
+
+class TenantScoped(SQLModel):
+    """Base of every tenant-owned table: ``tenant_id`` leads the primary key.
+
+    Keys and foreign keys of tenant-owned tables all include ``tenant_id``, so the
+    database refuses cross-tenant links and every table can be distributed by
+    tenant (Citus).
+    """
+
+    tenant_id: uuid.UUID = Field(foreign_key="tenants.id", primary_key=True, ondelete="CASCADE")
+
+
+def bind_tenant(session: OrmSession, tenant_id: uuid.UUID) -> None:
+    """Scope every later statement of ``session`` to ``tenant_id``."""
+    session.info[_TENANT] = tenant_id
+
+
+def bound_tenant(session: OrmSession) -> uuid.UUID | None:
+    """The tenant ``session`` is scoped to, if any."""
+    tenant_id: uuid.UUID | None = session.info.get(_TENANT)
+    return tenant_id
+
+
+@contextmanager
+def cross_tenant(session: OrmSession, reason: str) -> Iterator[OrmSession]:
+    """Explicitly lift tenant scoping for platform work (e.g. deleting a tenant).
+
+    The reason is required so every such place reads as deliberate.
+    """
+    if not reason:
+        raise ValueError("cross_tenant() needs a reason")
+    previous = session.info.get(_CROSS_TENANT)
+    session.info[_CROSS_TENANT] = reason
+    try:
+        yield session
+    finally:
+        if previous is None:
+            session.info.pop(_CROSS_TENANT, None)
+        else:
+            session.info[_CROSS_TENANT] = previous
+
+
+@cache
+def tenant_models() -> tuple[type[TenantScoped], ...]:
+    """Every mapped tenant-owned model (all models are imported before first use)."""
+    models = [
+        mapper.class_
+        for mapper in SQLModel._sa_registry.mappers
+        if issubclass(mapper.class_, TenantScoped)
+    ]
+    return tuple(sorted(models, key=lambda model: model.__name__))
+
+
+@cache
+def _tenant_tables() -> frozenset[sa.Table]:
+    return frozenset(model.__table__ for model in tenant_models())  # type: ignore[attr-defined]
+
+
+def _touches_tenant_tables(statement: Any) -> bool:
+    tables = _tenant_tables()
+    return any(
+        table in tables
+        for table in find_tables(statement, check_columns=True, include_aliases=True)
+    )
+
+
+@sa.event.listens_for(OrmSession, "do_orm_execute")
+def _scope_statement(state: ORMExecuteState) -> None:
+    if not (state.is_select or state.is_update or state.is_delete):
+        return
+    if not _touches_tenant_tables(state.statement):
+        return
+    tenant_id = bound_tenant(state.session)
+    if tenant_id is None:
+        if state.session.info.get(_CROSS_TENANT):
+            return
+        raise TenantScopeError("tenant-owned table queried with no tenant bound to the session")
+    state.statement = state.statement.options(
+        *(
+            with_loader_criteria(model, col(model.tenant_id) == tenant_id, include_aliases=True)
+            for model in tenant_models()
+        )
+    )
+
+
+@sa.event.listens_for(OrmSession, "before_flush")
+def _check_flushed_rows(session: OrmSession, _tx: UOWTransaction, _instances: object) -> None:
+    if session.info.get(_CROSS_TENANT):
+        return
+    tenant_id = bound_tenant(session)
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        if isinstance(obj, TenantScoped) and obj.tenant_id != tenant_id:
+            raise TenantScopeError(
+                f"{type(obj).__name__} of another tenant flushed in a session scoped to {tenant_id}"
+            )

@@ -1,0 +1,16 @@
+from blog.errors import Conflict, Forbidden, NotFound
+
+
+class TenantNotFound(NotFound):
+    code = "tenant_not_found"
+    detail = "No such tenant."
+
+
+class TenantSlugTaken(Conflict):
+    code = "tenant_slug_taken"
+    detail = "This tenant slug is already taken."
+
+
+class TenantSignupClosed(Forbidden):
+    code = "tenant_signup_closed"
+    detail = "Public tenant sign-up is disabled on this deployment."

@@ -1,0 +1,46 @@
+"""Platform routes: creating a tenant and reading its public info."""
+
+from fastapi import APIRouter, status
+
+from blog.auth.dependencies import AdminUser
+from blog.database import SessionDep
+from blog.dependencies import AuthConfigDep
+from blog.errors import responses
+from blog.tenants import service
+from blog.tenants.dependencies import TenantDep, TenantSignupAllowed
+from blog.tenants.models import Tenant
+from blog.tenants.schemas import TenantCreate, TenantCreated, TenantPublic, TenantUpdate
+from blog.users.schemas import UserRead
+
+router = APIRouter(prefix="/api/v1/tenants", tags=["tenants"])
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[TenantSignupAllowed],
+    responses=responses(403, 409, 422),
+    summary="Create a blog with its first owner",
+)
+def create_tenant(data: TenantCreate, session: SessionDep, auth: AuthConfigDep) -> TenantCreated:
+    tenant, owner = service.create_tenant(session, hasher=auth.hasher, data=data)
+    return TenantCreated(
+        tenant=TenantPublic.model_validate(tenant), owner=UserRead.model_validate(owner)
+    )
+
+
+@router.get("/{tenant}", responses=responses(404, 422), summary="A blog's public info")
+def read_tenant(tenant: TenantDep) -> TenantPublic:
+    return TenantPublic.model_validate(tenant)
+
+
+@router.patch(
+    "/{tenant}",
+    responses=responses(401, 403, 404, 422),
+    summary="Change a blog's name or registration (admins)",
+)
+def update_tenant(
+    tenant: TenantDep, _admin: AdminUser, data: TenantUpdate, session: SessionDep
+) -> TenantPublic:
+    updated: Tenant = service.update_tenant(session, tenant=tenant, data=data)
+    return TenantPublic.model_validate(updated)

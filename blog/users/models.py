@@ -1,0 +1,72 @@
+"""The users table: accounts belong to exactly one tenant."""
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+
+import sqlalchemy as sa
+from sqlmodel import Field
+
+from blog.database import UTCDateTime, utcnow, uuid7
+from blog.tenancy import TenantScoped
+
+EMAIL_MAX_LENGTH = 254
+USERNAME_MAX_LENGTH = 32
+NAME_MAX_LENGTH = 100
+BIO_MAX_LENGTH = 2000
+IMAGE_URL_MAX_LENGTH = 2000
+
+
+class Role(StrEnum):
+    """Per-tenant roles, strongest first."""
+
+    owner = "owner"
+    admin = "admin"
+    editor = "editor"
+    author = "author"
+    reader = "reader"
+
+    @property
+    def rank(self) -> int:
+        return _RANKS[self]
+
+    def at_least(self, other: "Role") -> bool:
+        return self.rank >= other.rank
+
+
+_RANKS = {role: len(Role) - index for index, role in enumerate(Role)}
+
+
+class User(TenantScoped, table=True):
+    """An account in one tenant. Email and username are unique per tenant, ignoring case."""
+
+    __tablename__ = "users"
+    __table_args__ = (
+        sa.UniqueConstraint("tenant_id", "email"),
+        sa.UniqueConstraint("tenant_id", "username_key"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid7, primary_key=True)
+    email: str = Field(max_length=EMAIL_MAX_LENGTH, description="Stored lower-cased.")
+    username: str = Field(max_length=USERNAME_MAX_LENGTH)
+    username_key: str = Field(
+        max_length=USERNAME_MAX_LENGTH, description="Lower-cased username, for uniqueness."
+    )
+    name: str | None = Field(default=None, max_length=NAME_MAX_LENGTH)
+    bio: str | None = Field(default=None, max_length=BIO_MAX_LENGTH)
+    image: str | None = Field(default=None, max_length=IMAGE_URL_MAX_LENGTH)
+    role: Role = Field(
+        default=Role.author,
+        sa_type=sa.Enum(
+            Role,
+            name="role",
+            native_enum=False,
+            create_constraint=True,
+            length=16,
+            values_callable=lambda roles: [role.value for role in roles],
+        ),
+    )
+    is_active: bool = Field(default=True)
+    hashed_password: str = Field(max_length=255)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

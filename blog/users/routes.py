@@ -1,0 +1,92 @@
+"""Profiles and account management, under a tenant's path."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+
+from blog.auth import service as auth_service
+from blog.auth.dependencies import AdminUser, CurrentUser
+from blog.auth.schemas import PasswordChange
+from blog.database import SessionDep
+from blog.dependencies import AuthConfigDep
+from blog.errors import responses
+from blog.pagination import Page, PageDep
+from blog.users import service
+from blog.users.dependencies import PathUser
+from blog.users.schemas import UserAdminUpdate, UserPublic, UserRead, UserSelfUpdate
+
+router = APIRouter(prefix="/users", tags=["users"])
+
+
+@router.get("/me", responses=responses(401, 404), summary="Your own account")
+def read_me(user: CurrentUser) -> UserRead:
+    return UserRead.model_validate(user)
+
+
+@router.patch("/me", responses=responses(401, 404, 409, 422), summary="Update your profile")
+def update_me(data: UserSelfUpdate, user: CurrentUser, session: SessionDep) -> UserRead:
+    return UserRead.model_validate(service.update_profile(session, user=user, data=data))
+
+
+@router.post(
+    "/me/password",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=responses(401, 404, 422),
+    summary="Change your password (ends every login)",
+)
+def change_password(
+    data: PasswordChange, user: CurrentUser, session: SessionDep, auth: AuthConfigDep
+) -> None:
+    auth_service.change_password(
+        session,
+        auth=auth,
+        user=user,
+        current_password=data.current_password,
+        new_password=data.new_password,
+    )
+
+
+@router.get("", responses=responses(401, 403, 404, 422), summary="List accounts (admins)")
+def list_users(
+    _admin: AdminUser,
+    session: SessionDep,
+    page: PageDep,
+    q: Annotated[
+        str | None, Query(max_length=100, description="Matches name, username or email.")
+    ] = None,
+) -> Page[UserRead]:
+    users, total = service.list_users(session, params=page, q=q)
+    return Page[UserRead](
+        items=[UserRead.model_validate(user) for user in users],
+        total=total,
+        limit=page.limit,
+        offset=page.offset,
+    )
+
+
+@router.get("/{user_id}", responses=responses(404, 422), summary="A public profile")
+def read_user(user: PathUser) -> UserPublic:
+    return UserPublic.model_validate(user)
+
+
+@router.patch(
+    "/{user_id}",
+    responses=responses(401, 403, 404, 409, 422),
+    summary="Change a role or deactivate an account (admins)",
+)
+def admin_update_user(
+    admin: AdminUser, target: PathUser, data: UserAdminUpdate, session: SessionDep
+) -> UserRead:
+    return UserRead.model_validate(
+        service.admin_update(session, actor=admin, target=target, data=data)
+    )
+
+
+@router.delete(
+    "/{user_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=responses(401, 403, 404, 409, 422),
+    summary="Delete an account (admins, or the user itself)",
+)
+def delete_user(actor: CurrentUser, target: PathUser, session: SessionDep) -> None:
+    service.delete_user(session, actor=actor, target=target)

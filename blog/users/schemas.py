@@ -1,0 +1,97 @@
+"""API shapes for users. No read model has a field that could hold a password hash."""
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, EmailStr, Field, field_validator
+
+from blog.auth.schemas import Password
+from blog.schemas import InputModel, strip_text
+from blog.users.models import (
+    BIO_MAX_LENGTH,
+    IMAGE_URL_MAX_LENGTH,
+    NAME_MAX_LENGTH,
+    USERNAME_MAX_LENGTH,
+    Role,
+)
+
+USERNAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$"
+
+Username = Annotated[
+    str,
+    BeforeValidator(strip_text),
+    Field(
+        min_length=1,
+        max_length=USERNAME_MAX_LENGTH,
+        pattern=USERNAME_PATTERN,
+        description="Letters, digits, '_', '.', '-'; unique per blog ignoring case.",
+        examples=["jane_doe"],
+    ),
+]
+Email = Annotated[EmailStr, BeforeValidator(strip_text), Field(examples=["jane@example.com"])]
+Name = Annotated[str, BeforeValidator(strip_text), Field(max_length=NAME_MAX_LENGTH)]
+Bio = Annotated[str, Field(max_length=BIO_MAX_LENGTH)]
+ImageUrl = Annotated[
+    str, BeforeValidator(strip_text), Field(max_length=IMAGE_URL_MAX_LENGTH, pattern=r"^https?://")
+]
+
+
+class UserCreate(InputModel):
+    email: Email
+    username: Username
+    password: Password
+    name: Name | None = None
+
+
+class UserSelfUpdate(InputModel):
+    """Fields a user may change on their own account; omitted fields are kept."""
+
+    email: Email | None = None
+    username: Username | None = None
+    name: Name | None = None
+    bio: Bio | None = None
+    image: ImageUrl | None = None
+
+    @field_validator("email", "username", mode="before")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        if value is None:
+            raise ValueError("may be omitted but not null")
+        return value
+
+
+class UserAdminUpdate(InputModel):
+    """What an admin may change on another account."""
+
+    role: Role | None = None
+    is_active: bool | None = None
+
+    @field_validator("role", "is_active", mode="before")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        if value is None:
+            raise ValueError("may be omitted but not null")
+        return value
+
+
+class UserPublic(BaseModel):
+    """A public profile: what anyone may see (no email)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    username: str
+    name: str | None
+    bio: str | None
+    image: str | None
+    role: Role
+    created_at: datetime
+
+
+class UserRead(UserPublic):
+    """The account as its owner (or an admin) sees it."""
+
+    email: str
+    is_active: bool
+    updated_at: datetime

@@ -1,0 +1,165 @@
+"""User accounts: creation, profiles, and the role rules of a tenant.
+
+Every function works in a session already bound to the tenant (see
+``blog.tenancy``), so no query here names ``tenant_id``.
+"""
+
+import uuid
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from blog.auth.security import PasswordHasher
+from blog.database import utcnow
+from blog.pagination import PageParams, fetch_page
+from blog.tenants.models import Tenant
+from blog.users.exceptions import (
+    EmailTaken,
+    LastOwner,
+    RegistrationClosed,
+    RoleForbidden,
+    UsernameTaken,
+    UserNotFound,
+)
+from blog.users.models import Role, User
+from blog.users.schemas import UserAdminUpdate, UserCreate, UserSelfUpdate
+
+
+def _ensure_available(
+    session: Session, *, email: str | None, username: str | None, exclude: uuid.UUID | None = None
+) -> None:
+    def taken(condition: sa.ColumnElement[bool]) -> bool:
+        query = select(User.id).where(condition)
+        if exclude is not None:
+            query = query.where(User.id != exclude)
+        return session.exec(query.limit(1)).first() is not None
+
+    if email is not None and taken(col(User.email) == email.lower()):
+        raise EmailTaken()
+    if username is not None and taken(col(User.username_key) == username.lower()):
+        raise UsernameTaken()
+
+
+def create_user(
+    session: Session,
+    *,
+    tenant: Tenant,
+    hasher: PasswordHasher,
+    data: UserCreate,
+    role: Role = Role.author,
+) -> User:
+    """Add an account to ``tenant``; 409 when the email or username is taken there."""
+    _ensure_available(session, email=data.email, username=data.username)
+    user = User(
+        tenant_id=tenant.id,
+        email=data.email.lower(),
+        username=data.username,
+        username_key=data.username.lower(),
+        name=data.name,
+        role=role,
+        hashed_password=hasher.hash(data.password),
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+def register(session: Session, *, tenant: Tenant, hasher: PasswordHasher, data: UserCreate) -> User:
+    """Public sign-up to a tenant whose registration is open."""
+    if not tenant.registration_open:
+        raise RegistrationClosed()
+    return create_user(session, tenant=tenant, hasher=hasher, data=data)
+
+
+def get_user(session: Session, *, user_id: uuid.UUID) -> User:
+    user = session.exec(select(User).where(col(User.id) == user_id)).first()
+    if user is None:
+        raise UserNotFound()
+    return user
+
+
+def find_by_login(session: Session, *, login: str) -> User | None:
+    """The user whose email or username is ``login`` (case-insensitive)."""
+    key = login.strip().lower()
+    column = User.email if "@" in key else User.username_key
+    return session.exec(select(User).where(col(column) == key)).first()
+
+
+def list_users(
+    session: Session, *, params: PageParams, q: str | None = None
+) -> tuple[Sequence[User], int]:
+    query = select(User).order_by(col(User.username_key))
+    if q:
+        pattern = f"%{q.lower()}%"
+        query = query.where(
+            sa.or_(
+                sa.func.lower(User.name).like(pattern),
+                col(User.username_key).like(pattern),
+                col(User.email).like(pattern),
+            )
+        )
+    return fetch_page(session, query, params)
+
+
+def update_profile(session: Session, *, user: User, data: UserSelfUpdate) -> User:
+    changes = data.model_dump(exclude_unset=True)
+    _ensure_available(
+        session, email=changes.get("email"), username=changes.get("username"), exclude=user.id
+    )
+    if "email" in changes:
+        changes["email"] = changes["email"].lower()
+    if "username" in changes:
+        changes["username_key"] = changes["username"].lower()
+    user.sqlmodel_update(changes)
+    user.updated_at = utcnow()
+    session.add(user)
+    session.flush()
+    return user
+
+
+def _ensure_can_manage(actor: User, target: User) -> None:
+    """Admins manage accounts up to admin; only owners manage owners."""
+    if not actor.role.at_least(Role.admin):
+        raise RoleForbidden()
+    if target.role == Role.owner and actor.role != Role.owner:
+        raise RoleForbidden("Only owners can manage owners.")
+
+
+def _ensure_other_owner_remains(session: Session, *, target: User) -> None:
+    if target.role != Role.owner or not target.is_active:
+        return
+    # Lock the owner rows (PostgreSQL) so two owners cannot demote each other at once.
+    owners = session.exec(
+        select(User.id)
+        .where(col(User.role) == Role.owner, col(User.is_active).is_(True))
+        .with_for_update()
+    ).all()
+    if all(owner_id == target.id for owner_id in owners):
+        raise LastOwner()
+
+
+def admin_update(session: Session, *, actor: User, target: User, data: UserAdminUpdate) -> User:
+    """Change another account's role or active flag, within the role rules."""
+    _ensure_can_manage(actor, target)
+    changes = data.model_dump(exclude_unset=True)
+    new_role = changes.get("role")
+    if new_role == Role.owner and actor.role != Role.owner:
+        raise RoleForbidden("Only owners can make owners.")
+    demoted = new_role is not None and new_role != Role.owner
+    if demoted or changes.get("is_active") is False:
+        _ensure_other_owner_remains(session, target=target)
+    target.sqlmodel_update(changes)
+    target.updated_at = utcnow()
+    session.add(target)
+    session.flush()
+    return target
+
+
+def delete_user(session: Session, *, actor: User, target: User) -> None:
+    """Remove an account (the user itself, or an admin within the role rules)."""
+    if actor.id != target.id:
+        _ensure_can_manage(actor, target)
+    _ensure_other_owner_remains(session, target=target)
+    session.delete(target)
+    session.flush()

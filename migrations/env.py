@@ -1,0 +1,73 @@
+"""Alembic environment: the app's metadata, URL from settings (or the caller's config)."""
+
+from typing import Any, Literal
+
+import sqlalchemy as sa
+from alembic import context
+from alembic.autogenerate.api import AutogenContext
+from sqlmodel.sql.sqltypes import AutoString
+
+from blog.database import UTCDateTime, create_db_engine
+from blog.models import metadata
+from blog.settings import get_settings
+
+config = context.config
+
+
+def _database_url() -> str:
+    configured = config.attributes.get("database_url") or config.get_main_option("sqlalchemy.url")
+    return str(configured or get_settings().database_url)
+
+
+def render_item(type_: str, obj: Any, _autogen_context: AutogenContext) -> str | Literal[False]:
+    """Write plain SQLAlchemy types into migrations, not this project's wrappers."""
+    if type_ == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    if type_ == "type" and isinstance(obj, AutoString):
+        return f"sa.String(length={obj.length})" if obj.length else "sa.String()"
+    return False
+
+
+def _configure(connection: sa.Connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=metadata,
+        render_item=render_item,
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+    )
+
+
+def run_migrations_offline() -> None:
+    context.configure(
+        url=_database_url(),
+        target_metadata=metadata,
+        render_item=render_item,
+        literal_binds=True,
+        dialect_opts={"paramstyle": "named"},
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_migrations_online() -> None:
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        _configure(connection)
+        with context.begin_transaction():
+            context.run_migrations()
+        return
+    engine = create_db_engine(_database_url())
+    try:
+        with engine.connect() as connection:
+            _configure(connection)
+            with context.begin_transaction():
+                context.run_migrations()
+    finally:
+        engine.dispose()
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    run_migrations_online()
