@@ -1,0 +1,1 @@
+"""Test support for this project and for testers of the API: factories and pytest fixtures."""

@@ -1,0 +1,196 @@
+"""pytest fixtures for testing the API through HTTP.
+
+Enable with ``pytest_plugins = ["blog.testing.plugin"]`` in ``conftest.py``. Then::
+
+    def test_profile(client, tenant, user, auth_headers):
+        me = user(role=Role.editor)
+        response = client.get(f"/api/v1/tenants/{tenant.slug}/users/me", headers=auth_headers(me))
+        assert response.json()["role"] == "editor"
+
+Runs on SQLite by default; ``--db postgres`` runs on a fresh database created on the
+server named by ``BLOG_TEST_POSTGRES_URL`` (and dropped afterwards). Every test
+starts with empty tables.
+"""
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import psycopg
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine, make_url
+from sqlmodel import Session
+
+from blog.app import create_app
+from blog.database import create_db_engine, new_session, normalize_database_url
+from blog.models import metadata
+from blog.settings import Settings
+from blog.tenancy import cross_tenant
+from blog.tenants.models import Tenant
+from blog.testing import factories
+from blog.testing.factories import TenantFactory, UserFactory
+from blog.users.models import Role, User
+
+POSTGRES_URL_VARIABLE = "BLOG_TEST_POSTGRES_URL"
+TEST_SECRET_KEY = "test-secret-key-that-is-long-enough-for-hs256"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--db",
+        choices=("sqlite", "postgres"),
+        default="sqlite",
+        help=f"database backend for the tests (postgres needs {POSTGRES_URL_VARIABLE})",
+    )
+
+
+def postgres_server_url() -> str:
+    """The PostgreSQL server to test on; exits the run (never skips) if it is unusable."""
+    url = os.environ.get(POSTGRES_URL_VARIABLE)
+    if not url:
+        pytest.exit(f"--db postgres needs {POSTGRES_URL_VARIABLE}", returncode=2)
+    return url
+
+
+def _psycopg_url(url: str) -> str:
+    return (
+        make_url(normalize_database_url(url))
+        .set(drivername="postgresql")
+        .render_as_string(hide_password=False)
+    )
+
+
+def create_postgres_database(server_url: str, prefix: str = "blog_test") -> str:
+    """Create an empty database on the server; return its SQLAlchemy URL."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    try:
+        with psycopg.connect(_psycopg_url(server_url), autocommit=True, connect_timeout=5) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.OperationalError as exc:
+        pytest.exit(f"PostgreSQL at {server_url} is unreachable: {exc}", returncode=3)
+    return (
+        make_url(normalize_database_url(server_url))
+        .set(database=name)
+        .render_as_string(hide_password=False)
+    )
+
+
+def drop_postgres_database(database_url: str) -> None:
+    url = make_url(database_url)
+    server = url.set(database="postgres").set(drivername="postgresql")
+    with psycopg.connect(
+        server.render_as_string(hide_password=False), autocommit=True, connect_timeout=5
+    ) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def database_backend(request: pytest.FixtureRequest) -> str:
+    backend: str = request.config.getoption("--db")
+    return backend
+
+
+@pytest.fixture(scope="session")
+def database_url(database_backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One database for the whole run (tables are emptied after every test)."""
+    if database_backend == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+        return
+    url = create_postgres_database(postgres_server_url())
+    yield url
+    drop_postgres_database(url)
+
+
+@pytest.fixture(scope="session")
+def _schema_engine(database_url: str) -> Iterator[Engine]:
+    engine = create_db_engine(database_url)
+    metadata.create_all(engine)
+    yield engine
+    engine.dispose()
+
+
+def empty_all_tables(engine: Engine) -> None:
+    with engine.begin() as connection:
+        for table in reversed(metadata.sorted_tables):
+            connection.execute(table.delete())
+
+
+@pytest.fixture
+def engine(_schema_engine: Engine) -> Iterator[Engine]:
+    """The test database's engine; every table is emptied after the test."""
+    yield _schema_engine
+    empty_all_tables(_schema_engine)
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return Settings(
+        _env_file=None,
+        environment="test",
+        database_url=database_url,
+        secret_key=TEST_SECRET_KEY,  # type: ignore[arg-type]
+        bcrypt_rounds=4,
+        cors_origins=["http://localhost:5173"],
+    )
+
+
+@pytest.fixture
+def app(settings: Settings, engine: Engine) -> FastAPI:
+    return create_app(settings, engine=engine)
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def db(engine: Engine) -> Iterator[Session]:
+    """A session for arranging data (factories write through it) across tenants."""
+    with new_session(engine) as session, cross_tenant(session, "arranging test data"):
+        factories.bind_session(session)
+        try:
+            yield session
+        finally:
+            factories.bind_session(None)
+
+
+@pytest.fixture
+def tenant(db: Session) -> Tenant:
+    """A blog to test in."""
+    created: Tenant = TenantFactory.create()
+    return created
+
+
+@pytest.fixture
+def other_tenant(db: Session) -> Tenant:
+    """A second blog, for proving isolation."""
+    created: Tenant = TenantFactory.create()
+    return created
+
+
+@pytest.fixture
+def user(db: Session, tenant: Tenant) -> Callable[..., User]:
+    """Make a user: ``user(role=Role.admin)``, in ``tenant`` unless ``tenant=`` says otherwise."""
+
+    def make(role: Role = Role.author, **fields: Any) -> User:
+        fields.setdefault("tenant", tenant)
+        made: User = UserFactory.create(role=role, **fields)
+        return made
+
+    return make
+
+
+@pytest.fixture
+def auth_headers(app: FastAPI) -> Callable[[User], dict[str, str]]:
+    """``auth_headers(user)``: an ``Authorization`` header with a fresh access token."""
+
+    def headers(for_user: User) -> dict[str, str]:
+        token = app.state.auth.tokens.issue(user_id=for_user.id, tenant_id=for_user.tenant_id)
+        return {"Authorization": f"Bearer {token}"}
+
+    return headers

@@ -1,0 +1,5 @@
+"""The project's factories live in the package, so testers of the API can use them too."""
+
+from blog.testing.factories import DEFAULT_PASSWORD, TenantFactory, UserFactory, bind_session
+
+__all__ = ["DEFAULT_PASSWORD", "TenantFactory", "UserFactory", "bind_session"]
