@@ -13,7 +13,7 @@ from blog import health
 from blog.auth import routes as auth_routes
 from blog.auth.security import AuthConfig, PasswordHasher, TokenCodec
 from blog.database import create_db_engine
-from blog.errors import install_error_handlers
+from blog.errors import install_error_handlers, responses
 from blog.settings import Settings, get_settings
 from blog.tenants import routes as tenant_routes
 from blog.users import routes as user_routes
@@ -49,7 +49,13 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         yield
         engine.dispose()
 
-    app = FastAPI(title="blog", version="0.1.0", description=API_DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(
+        title="blog",
+        version="0.1.0",
+        description=API_DESCRIPTION,
+        lifespan=lifespan,
+        responses=responses(500, 503),
+    )
     app.state.settings = settings
     app.state.engine = engine
     app.state.auth = build_auth_config(settings)
@@ -63,7 +69,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     )
     install_error_handlers(app)
 
-    tenant_api = APIRouter(prefix="/api/v1/tenants/{tenant}")
+    tenant_api = APIRouter(prefix="/api/v1/tenants/{tenant}", responses=responses(404, 422))
     tenant_api.include_router(auth_routes.router)
     tenant_api.include_router(user_routes.router)
 

@@ -93,17 +93,25 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None
 
 
 def create_db_engine(url: str, *, echo: bool = False) -> Engine:
-    """An engine tuned for the backend: SQLite pragmas, or a pre-pinged PostgreSQL pool."""
+    """An engine tuned for the backend: SQLite pragmas, or a pre-pinged PostgreSQL pool.
+
+    Bound parameters are hidden from logs and error messages: they can hold password
+    hashes and token hashes.
+    """
     url = normalize_database_url(url)
     if url.startswith("sqlite"):
         engine = sa.create_engine(
-            url, echo=echo, connect_args={"check_same_thread": False, "timeout": 5}
+            url,
+            echo=echo,
+            hide_parameters=True,
+            connect_args={"check_same_thread": False, "timeout": 5},
         )
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return sa.create_engine(
         url,
         echo=echo,
+        hide_parameters=True,
         pool_pre_ping=True,
         pool_size=10,
         max_overflow=10,

@@ -182,6 +182,7 @@ def responses(*status_codes: int) -> dict[int | str, dict[str, Any]]:
         404: "No such resource in this tenant.",
         409: "Conflicts with existing data.",
         422: "Invalid input.",
+        500: "Unexpected server error (details are logged, never returned).",
         503: "The database is unavailable.",
     }
     return {

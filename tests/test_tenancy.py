@@ -1,0 +1,164 @@
+"""The tenant scoping mechanism: every ORM statement is scoped, and it fails closed."""
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from blog.database import new_session
+from blog.tenancy import TenantScopeError, bind_tenant, cross_tenant
+from blog.tenants.models import Tenant
+from blog.users.models import User
+from tests.factories import TenantFactory, UserFactory
+
+
+@pytest.fixture
+def two_tenants(db: Session) -> tuple[Tenant, Tenant]:
+    first, second = TenantFactory.create(), TenantFactory.create()
+    UserFactory.create_batch(2, tenant=first)
+    UserFactory.create_batch(3, tenant=second)
+    return first, second
+
+
+@pytest.fixture
+def session(engine: Engine) -> Iterator[Session]:
+    with new_session(engine) as unbound:
+        yield unbound
+
+
+def test_query_without_tenant_raises_instead_of_returning_everything(
+    two_tenants: tuple[Tenant, Tenant], session: Session
+) -> None:
+    with pytest.raises(TenantScopeError):
+        session.exec(select(User)).all()
+
+
+def test_count_without_tenant_raises(two_tenants: tuple[Tenant, Tenant], session: Session) -> None:
+    with pytest.raises(TenantScopeError):
+        session.scalar(sa.select(sa.func.count()).select_from(User))
+
+
+def test_bound_session_sees_only_its_tenant(
+    two_tenants: tuple[Tenant, Tenant], session: Session
+) -> None:
+    first, _ = two_tenants
+    bind_tenant(session, first.id)
+
+    users = session.exec(select(User)).all()
+    count = session.scalar(sa.select(sa.func.count()).select_from(User))
+    subquery_count = session.scalar(
+        sa.select(sa.func.count()).select_from(select(User.id).subquery())
+    )
+
+    assert {u.tenant_id for u in users} == {first.id}
+    assert count == subquery_count == 2
+
+
+def test_bulk_update_and_delete_touch_only_the_bound_tenant(
+    two_tenants: tuple[Tenant, Tenant], session: Session
+) -> None:
+    first, second = two_tenants
+    bind_tenant(session, first.id)
+
+    session.execute(sa.update(User).values(bio="scoped"))
+    session.execute(sa.delete(User).where(col(User.bio) == "scoped"))
+    session.commit()
+
+    bind_tenant(session, second.id)
+    remaining = session.exec(select(User)).all()
+    assert len(remaining) == 3
+    assert all(u.bio is None for u in remaining)
+
+
+def test_filtering_by_another_tenants_id_finds_nothing(
+    two_tenants: tuple[Tenant, Tenant], session: Session
+) -> None:
+    first, second = two_tenants
+    bind_tenant(session, first.id)
+
+    found = session.exec(select(User).where(col(User.tenant_id) == second.id)).all()
+
+    assert found == []
+
+
+def test_flushing_a_row_of_another_tenant_raises(
+    two_tenants: tuple[Tenant, Tenant], session: Session
+) -> None:
+    first, second = two_tenants
+    bind_tenant(session, first.id)
+    session.add(
+        User(
+            tenant_id=second.id,
+            email="x@example.com",
+            username="x",
+            username_key="x",
+            hashed_password="-",
+        )
+    )
+
+    with pytest.raises(TenantScopeError):
+        session.flush()
+
+
+def test_flushing_a_tenant_row_in_an_unbound_session_raises(
+    two_tenants: tuple[Tenant, Tenant], session: Session
+) -> None:
+    first, _ = two_tenants
+    session.add(
+        User(
+            tenant_id=first.id,
+            email="x@example.com",
+            username="x",
+            username_key="x",
+            hashed_password="-",
+        )
+    )
+
+    with pytest.raises(TenantScopeError):
+        session.flush()
+
+
+def test_cross_tenant_work_is_explicit_and_named(
+    two_tenants: tuple[Tenant, Tenant], session: Session
+) -> None:
+    with cross_tenant(session, "counting every account on the platform"):
+        assert len(session.exec(select(User)).all()) == 5
+
+    with pytest.raises(TenantScopeError):
+        session.exec(select(User)).all()
+    with pytest.raises(ValueError, match="reason"), cross_tenant(session, ""):
+        pass
+
+
+def test_database_refuses_a_cross_tenant_reference(
+    two_tenants: tuple[Tenant, Tenant], engine: Engine
+) -> None:
+    """The composite foreign key (tenant_id, user_id) makes a cross-tenant link impossible."""
+    first, second = two_tenants
+    with new_session(engine) as session:
+        bind_tenant(session, second.id)
+        other_tenants_user = session.exec(select(User)).first()
+    assert other_tenants_user is not None
+
+    with engine.connect() as connection, pytest.raises(sa.exc.IntegrityError):
+        connection.execute(
+            sa.text(
+                "INSERT INTO refresh_tokens (tenant_id, id, user_id, family_id, token_hash,"
+                " created_at, expires_at) VALUES (:tenant, :id, :user, :family, 'h',"
+                " CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            ),
+            {
+                "tenant": _uuid_param(connection, first.id),
+                "id": _uuid_param(connection, first.id),
+                "user": _uuid_param(connection, other_tenants_user.id),
+                "family": _uuid_param(connection, first.id),
+            },
+        )
+
+
+def _uuid_param(connection: sa.Connection, value: uuid.UUID) -> object:
+    """UUIDs as the dialect stores them (SQLite: 32 hex characters)."""
+    return value.hex if connection.dialect.name == "sqlite" else value
