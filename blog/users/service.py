@@ -91,12 +91,12 @@ def list_users(
 ) -> tuple[Sequence[User], int]:
     query = select(User).order_by(col(User.username_key))
     if q:
-        pattern = f"%{q.lower()}%"
+        key = q.lower()  # '%' and '_' in q are matched literally
         query = query.where(
             sa.or_(
-                sa.func.lower(User.name).like(pattern),
-                col(User.username_key).like(pattern),
-                col(User.email).like(pattern),
+                sa.func.lower(User.name).contains(key, autoescape=True),
+                col(User.username_key).contains(key, autoescape=True),
+                col(User.email).contains(key, autoescape=True),
             )
         )
     return fetch_page(session, query, params)
