@@ -14,6 +14,7 @@ from datetime import timedelta
 
 import httpx2 as httpx
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from jose import jwt
 from sqlmodel import Session, select
@@ -292,6 +293,31 @@ def test_login_wrong_password_and_unknown_user_get_identical_401(
     assert_unauthorized(unknown_user)
     assert wrong_password.json() == unknown_user.json()
 
+
+
+def test_login_of_unknown_user_costs_a_bcrypt_check_like_a_known_one(
+    app: FastAPI,
+    client: TestClient,
+    tenant: Tenant,
+    user: MakeUser,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No timing oracle: a miss verifies against a dummy hash instead of returning early."""
+    account = user()
+    checked: list[str] = []
+    hasher = app.state.auth.hasher
+    real_verify = hasher._context.verify
+
+    def counting_verify(secret: str, hashed: str) -> bool:
+        checked.append(hashed[:7])
+        return bool(real_verify(secret, hashed))
+
+    monkeypatch.setattr(hasher._context, "verify", counting_verify)
+
+    request_token(client, tenant, account.username, "not-the-password")
+    request_token(client, tenant, "nobody", "not-the-password")
+
+    assert checked == ["$2b$04$", "$2b$04$"]
 
 def test_login_of_deactivated_user_is_401(
     client: TestClient, tenant: Tenant, user: MakeUser
