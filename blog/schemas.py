@@ -1,6 +1,6 @@
 """Base classes shared by every domain's API shapes."""
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict
 
 
 class InputModel(BaseModel):
@@ -12,3 +12,13 @@ class InputModel(BaseModel):
 def strip_text(value: object) -> object:
     """``BeforeValidator`` trimming surrounding white space from strings (others pass through)."""
     return value.strip() if isinstance(value, str) else value
+
+
+def _reject_null(value: object) -> object:
+    if value is None:
+        raise ValueError("may be omitted but not null")
+    return value
+
+
+# Partial updates: ``field: Annotated[T | None, NotNull] = None`` may be omitted, not nulled.
+NotNull = BeforeValidator(_reject_null)

@@ -294,7 +294,6 @@ def test_login_wrong_password_and_unknown_user_get_identical_401(
     assert wrong_password.json() == unknown_user.json()
 
 
-
 def test_login_of_unknown_user_costs_a_bcrypt_check_like_a_known_one(
     app: FastAPI,
     client: TestClient,
@@ -318,6 +317,7 @@ def test_login_of_unknown_user_costs_a_bcrypt_check_like_a_known_one(
     request_token(client, tenant, "nobody", "not-the-password")
 
     assert checked == ["$2b$04$", "$2b$04$"]
+
 
 def test_login_of_deactivated_user_is_401(
     client: TestClient, tenant: Tenant, user: MakeUser

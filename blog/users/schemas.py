@@ -4,10 +4,10 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, EmailStr, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, EmailStr, Field
 
 from blog.auth.schemas import Password
-from blog.schemas import InputModel, strip_text
+from blog.schemas import InputModel, NotNull, strip_text
 from blog.users.models import (
     BIO_MAX_LENGTH,
     IMAGE_URL_MAX_LENGTH,
@@ -47,32 +47,18 @@ class UserCreate(InputModel):
 class UserSelfUpdate(InputModel):
     """Fields a user may change on their own account; omitted fields are kept."""
 
-    email: Email | None = None
-    username: Username | None = None
+    email: Annotated[Email | None, NotNull] = None
+    username: Annotated[Username | None, NotNull] = None
     name: Name | None = None
     bio: Bio | None = None
     image: ImageUrl | None = None
-
-    @field_validator("email", "username", mode="before")
-    @classmethod
-    def _not_null(cls, value: object) -> object:
-        if value is None:
-            raise ValueError("may be omitted but not null")
-        return value
 
 
 class UserAdminUpdate(InputModel):
     """What an admin may change on another account."""
 
-    role: Role | None = None
-    is_active: bool | None = None
-
-    @field_validator("role", "is_active", mode="before")
-    @classmethod
-    def _not_null(cls, value: object) -> object:
-        if value is None:
-            raise ValueError("may be omitted but not null")
-        return value
+    role: Annotated[Role | None, NotNull] = None
+    is_active: Annotated[bool | None, NotNull] = None
 
 
 class UserPublic(BaseModel):
