@@ -5,7 +5,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy.engine import Engine
 
@@ -14,8 +14,10 @@ from blog.auth import routes as auth_routes
 from blog.auth.security import AuthConfig, PasswordHasher, TokenCodec
 from blog.database import create_db_engine
 from blog.errors import install_error_handlers, responses
+from blog.posts import routes as post_routes
 from blog.settings import Settings, get_settings
 from blog.tenants import routes as tenant_routes
+from blog.tenants.dependencies import get_tenant
 from blog.users import routes as user_routes
 
 API_DESCRIPTION = """
@@ -69,9 +71,15 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     )
     install_error_handlers(app)
 
-    tenant_api = APIRouter(prefix="/api/v1/tenants/{tenant}", responses=responses(404, 422))
+    # Every route under a tenant's path binds the session to that tenant first.
+    tenant_api = APIRouter(
+        prefix="/api/v1/tenants/{tenant}",
+        dependencies=[Depends(get_tenant)],
+        responses=responses(404, 422),
+    )
     tenant_api.include_router(auth_routes.router)
     tenant_api.include_router(user_routes.router)
+    tenant_api.include_router(post_routes.router)
 
     app.include_router(health.router)
     app.include_router(tenant_routes.router)

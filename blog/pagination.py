@@ -44,10 +44,18 @@ PageDep = Annotated[PageParams, Depends(_page_params)]
 
 
 def fetch_page(
-    session: Session, statement: sa.Select[Any], params: PageParams
+    session: Session,
+    statement: sa.Select[*tuple[Any, ...]],
+    params: PageParams,
+    *,
+    rows: bool = False,
 ) -> tuple[Sequence[Any], int]:
-    """Run ``statement`` for one page and count all its rows (scoping applies to both)."""
+    """Run ``statement`` for one page and count all its rows (scoping applies to both).
+
+    Items are the first column of each row (an entity), or whole rows with ``rows=True``.
+    """
     counted = statement.order_by(None).subquery()
     total = session.scalar(sa.select(sa.func.count()).select_from(counted))
-    items = session.scalars(statement.limit(params.limit).offset(params.offset)).all()
+    page = statement.limit(params.limit).offset(params.offset)
+    items = session.execute(page).all() if rows else session.scalars(page).all()
     return items, total or 0

@@ -1,5 +1,21 @@
 """The project's factories live in the package, so testers of the API can use them too."""
 
-from blog.testing.factories import DEFAULT_PASSWORD, TenantFactory, UserFactory, bind_session
+from blog.testing.factories import (
+    DEFAULT_PASSWORD,
+    CommentFactory,
+    PostFactory,
+    TagFactory,
+    TenantFactory,
+    UserFactory,
+    bind_session,
+)
 
-__all__ = ["DEFAULT_PASSWORD", "TenantFactory", "UserFactory", "bind_session"]
+__all__ = [
+    "DEFAULT_PASSWORD",
+    "CommentFactory",
+    "PostFactory",
+    "TagFactory",
+    "TenantFactory",
+    "UserFactory",
+    "bind_session",
+]

@@ -37,6 +37,21 @@ def get_current_user(
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
+def get_optional_user(
+    tenant: TenantDep,
+    session: SessionDep,
+    auth: AuthConfigDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+) -> User | None:
+    """The caller when a token is sent (an invalid one is still a 401), else None."""
+    if credentials is None:
+        return None
+    return service.authenticate(session, auth=auth, tenant=tenant, token=credentials.credentials)
+
+
+OptionalUser = Annotated[User | None, Depends(get_optional_user)]
+
+
 def require_role(minimum: Role) -> Callable[[User], User]:
     """A dependency admitting the current user only with ``minimum`` role or stronger."""
 
@@ -49,3 +64,4 @@ def require_role(minimum: Role) -> Callable[[User], User]:
 
 
 AdminUser = Annotated[User, Depends(require_role(Role.admin))]
+AuthorUser = Annotated[User, Depends(require_role(Role.author))]

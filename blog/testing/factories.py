@@ -1,19 +1,27 @@
 """factory-boy factories that always build consistent tenant/user graphs.
 
 A user built for a tenant belongs to that tenant; without one, a new tenant is
-made for it. Every factory user can log in with :data:`DEFAULT_PASSWORD`.
+made for it. A post belongs to its author's tenant (``PostFactory(author=u)``, or
+``PostFactory(author__tenant=t)`` for a new author in ``t``); a comment to its post's
+tenant, by a new member of it unless ``author=`` says otherwise; tags are made in the
+post's tenant (``PostFactory(tags=["python", "sql"])``). Every factory user can log in
+with :data:`DEFAULT_PASSWORD`.
 Factories write through the session given to :func:`bind_session` (the
 ``db`` fixture of :mod:`blog.testing.plugin` does that) and commit, so the API
 under test sees their rows.
 """
 
 from functools import lru_cache
+from typing import Any
 
 import factory
 from factory.alchemy import SQLAlchemyModelFactory
-from sqlmodel import Session
+from slugify import slugify
+from sqlmodel import Session, select
 
 from blog.auth.security import PasswordHasher
+from blog.database import utcnow
+from blog.posts.models import Comment, Post, PostStatus, PostTag, Tag
 from blog.tenants.models import Tenant
 from blog.users.models import Role, User
 
@@ -74,3 +82,80 @@ class UserFactory(_ModelFactory):
     is_active = True
     password = DEFAULT_PASSWORD
     hashed_password = factory.LazyAttribute(lambda o: hash_password(o.password))
+
+
+class TagFactory(_ModelFactory):
+    """``TagFactory(tenant=t, name="python")``; an existing tag of that name is reused."""
+
+    class Meta:
+        model = Tag
+        exclude = ("tenant",)
+
+    tenant = factory.SubFactory(TenantFactory)
+    tenant_id = factory.SelfAttribute("tenant.id")
+    name = factory.Sequence(lambda n: f"tag{n}")
+
+    @classmethod
+    def _create(cls, model_class: type[Tag], *args: Any, **fields: Any) -> Tag:
+        existing = _current_session().exec(
+            select(Tag).where(Tag.tenant_id == fields["tenant_id"], Tag.name == fields["name"])
+        ).first()
+        if existing is not None:
+            return existing
+        created: Tag = super()._create(model_class, *args, **fields)
+        return created
+
+
+def _tenant_of(tenant_id: Any) -> Tenant:
+    tenant = _current_session().get(Tenant, tenant_id)
+    assert tenant is not None  # noqa: S101 - factories only link to rows they can see
+    return tenant
+
+
+class PostFactory(_ModelFactory):
+    """A published post by a new author unless told otherwise; ``tags=[...]`` in order."""
+
+    class Meta:
+        model = Post
+        exclude = ("author",)
+
+    author = factory.SubFactory(UserFactory)
+    tenant_id = factory.SelfAttribute("author.tenant_id")
+    author_id = factory.SelfAttribute("author.id")
+    title = factory.Faker("sentence", nb_words=5)
+    slug = factory.LazyAttributeSequence(lambda o, n: f"{slugify(o.title)[:80] or 'post'}-{n}")
+    description = factory.Faker("sentence")
+    body = factory.Faker("paragraph")
+    status = PostStatus.published
+    published_at = factory.LazyAttribute(
+        lambda o: utcnow() if o.status == PostStatus.published else None
+    )
+
+    @factory.post_generation  # type: ignore[untyped-decorator]
+    def tags(post: Post, create: bool, names: list[str] | None, **_: Any) -> None:  # noqa: N805
+        if not create or not names:
+            return
+        tenant = _tenant_of(post.tenant_id)
+        session = _current_session()
+        for position, name in enumerate(names):
+            tag = TagFactory.create(tenant=tenant, name=name)
+            session.add(
+                PostTag(tenant_id=post.tenant_id, post_id=post.id, tag_id=tag.id, position=position)
+            )
+        session.commit()
+
+
+class CommentFactory(_ModelFactory):
+    """A comment on ``post`` (a new published post unless given) by a member of its tenant."""
+
+    class Meta:
+        model = Comment
+        exclude = ("post", "author", "post_tenant")
+
+    post = factory.SubFactory(PostFactory)
+    post_tenant = factory.LazyAttribute(lambda o: _tenant_of(o.post.tenant_id))
+    author = factory.SubFactory(UserFactory, tenant=factory.SelfAttribute("..post_tenant"))
+    tenant_id = factory.SelfAttribute("post.tenant_id")
+    post_id = factory.SelfAttribute("post.id")
+    author_id = factory.SelfAttribute("author.id")
+    body = factory.Faker("paragraph")

@@ -3,12 +3,16 @@
 import uuid
 from datetime import datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-from sqlmodel import Field
+from sqlmodel import Field, Relationship
 
 from blog.database import UTCDateTime, utcnow, uuid7
 from blog.tenancy import TenantScoped
+
+if TYPE_CHECKING:
+    from blog.posts.models import Post
 
 EMAIL_MAX_LENGTH = 254
 USERNAME_MAX_LENGTH = 32
@@ -70,3 +74,14 @@ class User(TenantScoped, table=True):
     hashed_password: str = Field(max_length=255)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+    # Read-only, never lazy: load with selectinload(User.posts) where a response needs it.
+    posts: list["Post"] = Relationship(
+        sa_relationship_kwargs={
+            "viewonly": True,
+            "lazy": "raise",
+            "primaryjoin": "and_(User.tenant_id == Post.tenant_id, User.id == Post.author_id)",
+            "foreign_keys": "[Post.tenant_id, Post.author_id]",
+            "order_by": "desc(func.coalesce(Post.published_at, Post.created_at))",
+        }
+    )

@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 from blog.auth.security import PasswordHasher
 from blog.database import utcnow
 from blog.pagination import PageParams, fetch_page
+from blog.posts import service as posts_service
 from blog.tenants.models import Tenant
 from blog.users.exceptions import (
     EmailTaken,
@@ -157,9 +158,14 @@ def admin_update(session: Session, *, actor: User, target: User, data: UserAdmin
 
 
 def delete_user(session: Session, *, actor: User, target: User) -> None:
-    """Remove an account (the user itself, or an admin within the role rules)."""
+    """Remove an account (the user itself, or an admin within the role rules).
+
+    Their comments and logins go with them; their posts stay, without an author, so
+    that nothing of any other user (comments on those posts) is lost.
+    """
     if actor.id != target.id:
         _ensure_can_manage(actor, target)
     _ensure_other_owner_remains(session, target=target)
+    posts_service.detach_author(session, user=target)
     session.delete(target)
     session.flush()

@@ -1,0 +1,36 @@
+from blog.errors import Conflict, Forbidden, NotFound, Unauthorized
+
+
+class PostNotFound(NotFound):
+    code = "post_not_found"
+    detail = "No such post."
+
+
+class CommentNotFound(NotFound):
+    code = "comment_not_found"
+    detail = "No such comment."
+
+
+class NotPostEditor(Forbidden):
+    code = "not_post_editor"
+    detail = "Only the post's author or an editor can change this post."
+
+
+class NotCommentModerator(Forbidden):
+    code = "not_comment_moderator"
+    detail = "Only the comment's author, the post's author or an editor can delete this comment."
+
+
+class PostNotPublished(Conflict):
+    code = "post_not_published"
+    detail = "Comments are accepted on published posts only."
+
+
+class SlugUnavailable(Conflict):
+    code = "slug_unavailable"
+    detail = "Could not find a free slug for this title; try again."
+
+
+class DraftsNeedLogin(Unauthorized):
+    code = "not_authenticated"
+    detail = "Log in to list drafts."

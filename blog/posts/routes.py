@@ -1,0 +1,162 @@
+"""Posts, comments and tags, under a tenant's path."""
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+
+from blog.auth.dependencies import AuthorUser, CurrentUser, OptionalUser
+from blog.database import SessionDep
+from blog.errors import responses
+from blog.pagination import Page, PageDep
+from blog.posts import service
+from blog.posts.dependencies import EditablePost, PathComment, VisiblePost
+from blog.posts.exceptions import DraftsNeedLogin
+from blog.posts.models import PostStatus
+from blog.posts.schemas import (
+    CommentCreate,
+    CommentRead,
+    PostCreate,
+    PostRead,
+    PostSummary,
+    PostUpdate,
+    TagCount,
+    UserWithPosts,
+)
+
+router = APIRouter(tags=["posts"])
+
+SearchText = Annotated[
+    str | None,
+    Query(max_length=200, description="Matches title, description or body, ignoring case."),
+]
+
+
+@router.get("/posts", responses=responses(401), summary="List posts, newest first")
+def list_posts(
+    viewer: OptionalUser,
+    session: SessionDep,
+    page: PageDep,
+    status: Annotated[
+        PostStatus,
+        Query(description="`draft`: your own drafts (editors: everyone's); needs a token."),
+    ] = PostStatus.published,
+    author: Annotated[str | None, Query(max_length=32, description="A username.")] = None,
+    tag: Annotated[str | None, Query(max_length=50)] = None,
+    q: SearchText = None,
+) -> Page[PostSummary]:
+    if status == PostStatus.draft and viewer is None:
+        raise DraftsNeedLogin()
+    posts, total = service.list_posts(
+        session, viewer=viewer, params=page, status=status, author=author, tag=tag, q=q
+    )
+    return Page[PostSummary](
+        items=[PostSummary.model_validate(post) for post in posts],
+        total=total,
+        limit=page.limit,
+        offset=page.offset,
+    )
+
+
+@router.post(
+    "/posts",
+    status_code=status.HTTP_201_CREATED,
+    responses=responses(401, 403, 409),
+    summary="Write a post (authors and above)",
+)
+def create_post(data: PostCreate, author: AuthorUser, session: SessionDep) -> PostRead:
+    return PostRead.model_validate(service.create_post(session, author=author, data=data))
+
+
+@router.get("/posts/by-slug/{slug}", responses=responses(401), summary="A post by its slug")
+def read_post_by_slug(slug: str, viewer: OptionalUser, session: SessionDep) -> PostRead:
+    return PostRead.model_validate(service.get_post(session, viewer=viewer, slug=slug))
+
+
+@router.get("/posts/{post_id}", responses=responses(401), summary="A post")
+def read_post(post: VisiblePost) -> PostRead:
+    return PostRead.model_validate(post)
+
+
+@router.patch(
+    "/posts/{post_id}",
+    responses=responses(401, 403, 409),
+    summary="Change a post (its author, or editors)",
+)
+def update_post(
+    post: EditablePost, editor: CurrentUser, data: PostUpdate, session: SessionDep
+) -> PostRead:
+    return PostRead.model_validate(
+        service.update_post(session, post=post, editor=editor, data=data)
+    )
+
+
+@router.delete(
+    "/posts/{post_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=responses(401, 403),
+    summary="Delete a post with its comments (its author, or editors)",
+)
+def delete_post(post: EditablePost, session: SessionDep) -> None:
+    service.delete_post(session, post=post)
+
+
+@router.get("/posts/{post_id}/comments", responses=responses(401), summary="Comments, oldest first")
+def list_comments(post: VisiblePost, session: SessionDep, page: PageDep) -> Page[CommentRead]:
+    comments, total = service.list_comments(session, post=post, params=page)
+    return Page[CommentRead](
+        items=[CommentRead.model_validate(comment) for comment in comments],
+        total=total,
+        limit=page.limit,
+        offset=page.offset,
+    )
+
+
+@router.post(
+    "/posts/{post_id}/comments",
+    status_code=status.HTTP_201_CREATED,
+    responses=responses(401, 409),
+    summary="Comment on a published post (any member)",
+)
+def add_comment(
+    author: CurrentUser, post: VisiblePost, data: CommentCreate, session: SessionDep
+) -> CommentRead:
+    return CommentRead.model_validate(
+        service.add_comment(session, post=post, author=author, data=data)
+    )
+
+
+@router.delete(
+    "/posts/{post_id}/comments/{comment_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=responses(401, 403),
+    summary="Delete a comment (its author, the post's author, or editors)",
+)
+def delete_comment(
+    actor: CurrentUser, post: VisiblePost, comment: PathComment, session: SessionDep
+) -> None:
+    service.delete_comment(session, post=post, comment=comment, actor=actor)
+
+
+@router.get("/tags", summary="Tags of published posts, most used first")
+def list_tags(session: SessionDep, page: PageDep) -> Page[TagCount]:
+    rows, total = service.list_tags(session, params=page)
+    return Page[TagCount](
+        items=[TagCount(name=name, posts_count=count) for name, count in rows],
+        total=total,
+        limit=page.limit,
+        offset=page.offset,
+    )
+
+
+@router.get(
+    "/users/{user_id}/with-posts",
+    responses=responses(401),
+    summary="A public profile with the user's posts",
+)
+def read_user_with_posts(
+    user_id: uuid.UUID, viewer: OptionalUser, session: SessionDep
+) -> UserWithPosts:
+    """Published posts only, unless the caller is that user or an editor (drafts too)."""
+    user = service.get_user_with_posts(session, user_id=user_id, viewer=viewer)
+    return UserWithPosts.model_validate(user)

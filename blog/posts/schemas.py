@@ -1,0 +1,126 @@
+"""API shapes for posts, tags and comments."""
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+
+from blog.posts.models import (
+    BODY_MAX_LENGTH,
+    COMMENT_MAX_LENGTH,
+    DESCRIPTION_MAX_LENGTH,
+    MAX_TAGS_PER_POST,
+    TAG_MAX_LENGTH,
+    TITLE_MAX_LENGTH,
+    PostStatus,
+)
+from blog.schemas import InputModel, NotNull, strip_text
+from blog.users.schemas import UserPublic
+
+
+def _normalize_tags(tags: list[str]) -> list[str]:
+    """Trim and lower-case; drop repeats, keeping the first occurrence's place."""
+    return list(dict.fromkeys(tag.strip().lower() for tag in tags))
+
+
+TagName = Annotated[
+    str, BeforeValidator(strip_text), Field(min_length=1, max_length=TAG_MAX_LENGTH)
+]
+TagList = Annotated[
+    list[TagName],
+    Field(
+        max_length=MAX_TAGS_PER_POST,
+        description=(
+            f"At most {MAX_TAGS_PER_POST}; trimmed and lower-cased, repeats dropped, order kept."
+        ),
+        examples=[["python", "fastapi"]],
+    ),
+    AfterValidator(_normalize_tags),
+]
+Title = Annotated[
+    str, BeforeValidator(strip_text), Field(min_length=1, max_length=TITLE_MAX_LENGTH)
+]
+Body = Annotated[str, Field(min_length=1, max_length=BODY_MAX_LENGTH, description="Markdown text.")]
+Description = Annotated[
+    str,
+    BeforeValidator(strip_text),
+    Field(max_length=DESCRIPTION_MAX_LENGTH, description="A short summary."),
+]
+CommentBody = Annotated[
+    str, BeforeValidator(strip_text), Field(min_length=1, max_length=COMMENT_MAX_LENGTH)
+]
+
+
+class PostCreate(InputModel):
+    title: Title
+    body: Body
+    description: Description = ""
+    tags: TagList = []
+    status: PostStatus = PostStatus.draft
+
+
+class PostUpdate(InputModel):
+    """Omitted fields are kept; ``tags`` replaces the list when given (``[]`` clears it)."""
+
+    title: Annotated[Title | None, NotNull] = None
+    body: Annotated[Body | None, NotNull] = None
+    description: Annotated[Description | None, NotNull] = None
+    tags: Annotated[TagList | None, NotNull] = None
+    status: Annotated[PostStatus | None, NotNull] = None
+
+
+class _PostFields(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    slug: str
+    title: str
+    description: str
+    status: PostStatus
+    tags: list[str] = Field(validation_alias="tag_names")
+    published_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class PostBrief(_PostFields):
+    """A post in a list under its author (no body, no author)."""
+
+
+class PostSummary(_PostFields):
+    """A post in a list: everything but the body."""
+
+    author: UserPublic | None = Field(description="Null once the author's account is deleted.")
+
+
+class PostRead(PostSummary):
+    """A whole post."""
+
+    body: str
+
+
+class TagCount(BaseModel):
+    name: str
+    posts_count: int = Field(description="Published posts with this tag.")
+
+
+class CommentCreate(InputModel):
+    body: CommentBody
+
+
+class CommentRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    post_id: uuid.UUID
+    body: str
+    author: UserPublic
+    created_at: datetime
+    updated_at: datetime
+
+
+class UserWithPosts(UserPublic):
+    """A public profile with the user's posts, newest first."""
+
+    posts: list[PostBrief]

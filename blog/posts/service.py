@@ -1,0 +1,334 @@
+"""Posts, tags and comments. Sessions are bound to the tenant; no query names tenant_id.
+
+Visibility: published posts are public; a draft is visible to its author and to
+editors and above, and is a 404 to anyone else.
+"""
+
+import secrets
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from slugify import slugify
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import selectinload
+from sqlmodel import Session, col, select
+
+from blog.database import utcnow, uuid7
+from blog.pagination import PageParams, fetch_page
+from blog.posts.exceptions import (
+    CommentNotFound,
+    NotCommentModerator,
+    NotPostEditor,
+    PostNotFound,
+    PostNotPublished,
+    SlugUnavailable,
+)
+from blog.posts.models import Comment, Post, PostStatus, PostTag, Tag
+from blog.posts.schemas import CommentCreate, PostCreate, PostUpdate
+from blog.tenancy import bound_tenant
+from blog.users.exceptions import UserNotFound
+from blog.users.models import Role, User
+
+SLUG_BASE_MAX_LENGTH = 80
+SLUG_ATTEMPTS = 5
+FALLBACK_SLUG = "post"
+
+
+def _is_editor(user: User | None) -> bool:
+    return user is not None and user.role.at_least(Role.editor)
+
+
+def _visible_to(viewer: User | None) -> sa.ColumnElement[bool]:
+    published = col(Post.status) == PostStatus.published
+    if viewer is None:
+        return published
+    if _is_editor(viewer):
+        return sa.true()
+    return sa.or_(published, col(Post.author_id) == viewer.id)
+
+
+def _links_tag() -> sa.ColumnElement[bool]:
+    return sa.and_(col(Tag.tenant_id) == col(PostTag.tenant_id), col(Tag.id) == col(PostTag.tag_id))
+
+
+def _links_post() -> sa.ColumnElement[bool]:
+    return sa.and_(
+        col(Post.tenant_id) == col(PostTag.tenant_id), col(Post.id) == col(PostTag.post_id)
+    )
+
+
+def _with_author_and_tags() -> tuple[Any, ...]:
+    return (selectinload(Post.author), selectinload(Post.tags))  # type: ignore[arg-type]
+
+
+def list_posts(
+    session: Session,
+    *,
+    viewer: User | None,
+    params: PageParams,
+    status: PostStatus = PostStatus.published,
+    author: str | None = None,
+    tag: str | None = None,
+    q: str | None = None,
+) -> tuple[Sequence[Post], int]:
+    """Published posts newest first; or drafts: the viewer's own (editors: all)."""
+    query = select(Post).options(*_with_author_and_tags())
+    if status == PostStatus.published:
+        query = query.where(col(Post.status) == PostStatus.published).order_by(
+            col(Post.published_at).desc(), col(Post.id).desc()
+        )
+    else:
+        query = query.where(col(Post.status) == PostStatus.draft).order_by(
+            col(Post.created_at).desc(), col(Post.id).desc()
+        )
+        if not _is_editor(viewer):
+            query = query.where(col(Post.author_id) == (viewer.id if viewer else None))
+    if author:
+        authors = select(User.id).where(col(User.username_key) == author.strip().lower())
+        query = query.where(col(Post.author_id).in_(authors))
+    if tag:
+        tagged = (
+            select(PostTag.post_id)
+            .join(Tag, _links_tag())
+            .where(col(Tag.name) == tag.strip().lower())
+        )
+        query = query.where(col(Post.id).in_(tagged))
+    if q:
+        key = q.strip().lower()
+        query = query.where(
+            sa.or_(
+                *(
+                    sa.func.lower(column).contains(key, autoescape=True)
+                    for column in (Post.title, Post.description, Post.body)
+                )
+            )
+        )
+    return fetch_page(session, query, params)
+
+
+def get_post(
+    session: Session,
+    *,
+    viewer: User | None,
+    post_id: uuid.UUID | None = None,
+    slug: str | None = None,
+) -> Post:
+    """A post the viewer may see, with author and tags loaded (404 otherwise)."""
+    query = select(Post).options(*_with_author_and_tags()).where(_visible_to(viewer))
+    if post_id is not None:
+        query = query.where(col(Post.id) == post_id)
+    if slug is not None:
+        query = query.where(col(Post.slug) == slug)
+    post = session.exec(query.execution_options(populate_existing=True)).first()
+    if post is None:
+        raise PostNotFound()
+    return post
+
+
+def ensure_can_edit(post: Post, *, user: User) -> None:
+    """The post's author or an editor may change or delete it."""
+    if post.author_id != user.id and not _is_editor(user):
+        raise NotPostEditor()
+
+
+def _slug_base(title: str) -> str:
+    return slugify(title, max_length=SLUG_BASE_MAX_LENGTH, word_boundary=True) or FALLBACK_SLUG
+
+
+def _slug_taken(session: Session, slug: str, *, exclude: uuid.UUID | None = None) -> bool:
+    query = select(Post.id).where(col(Post.slug) == slug)
+    if exclude is not None:
+        query = query.where(col(Post.id) != exclude)
+    return session.exec(query.limit(1)).first() is not None
+
+
+def _save_with_unique_slug(session: Session, post: Post) -> None:
+    """Flush ``post`` with a slug from its title, unique in the tenant.
+
+    A taken slug gets a random suffix. The unique constraint is the judge: when a
+    concurrent request takes the same slug between check and write, the savepoint
+    is rolled back and another suffix tried, so neither request fails.
+    """
+    base = _slug_base(post.title)
+    slug = base
+    if _slug_taken(session, base, exclude=post.id):
+        slug = f"{base}-{secrets.token_hex(3)}"
+    for _ in range(SLUG_ATTEMPTS):
+        post.slug = slug
+        try:
+            with session.begin_nested():
+                session.add(post)
+        except sa.exc.IntegrityError:
+            slug = f"{base}-{secrets.token_hex(3)}"
+            continue
+        return
+    raise SlugUnavailable()
+
+
+def _upsert_tags(session: Session, names: list[str]) -> dict[str, uuid.UUID]:
+    """Ids of the named tags, creating the missing ones (safe against concurrent creation)."""
+
+    def existing() -> dict[str, uuid.UUID]:
+        rows = session.execute(select(Tag.name, Tag.id).where(col(Tag.name).in_(names))).all()
+        return {name: tag_id for name, tag_id in rows}  # noqa: C416 - typed rows
+
+    found = existing()
+    missing = [name for name in names if name not in found]
+    if missing:
+        tenant_id = bound_tenant(session)
+        dialect = session.get_bind().dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        session.execute(
+            insert(Tag.__table__)  # type: ignore[attr-defined]
+            .values([{"tenant_id": tenant_id, "id": uuid7(), "name": name} for name in missing])
+            .on_conflict_do_nothing(index_elements=["tenant_id", "name"])
+        )
+        found = existing()
+    return found
+
+
+def _replace_tags(session: Session, post: Post, names: list[str]) -> None:
+    session.execute(sa.delete(PostTag).where(col(PostTag.post_id) == post.id))
+    if not names:
+        return
+    ids = _upsert_tags(session, names)
+    session.execute(
+        sa.insert(PostTag),
+        [
+            {"tenant_id": post.tenant_id, "post_id": post.id, "tag_id": ids[name], "position": i}
+            for i, name in enumerate(names)
+        ],
+    )
+
+
+def create_post(session: Session, *, author: User, data: PostCreate) -> Post:
+    """Write a post (and its tags) as ``author``; all or nothing."""
+    now = utcnow()
+    post = Post(
+        tenant_id=author.tenant_id,
+        author_id=author.id,
+        title=data.title,
+        slug="",
+        description=data.description,
+        body=data.body,
+        status=data.status,
+        published_at=now if data.status == PostStatus.published else None,
+        created_at=now,
+        updated_at=now,
+    )
+    _save_with_unique_slug(session, post)
+    _replace_tags(session, post, data.tags)
+    return get_post(session, viewer=author, post_id=post.id)
+
+
+def update_post(session: Session, *, post: Post, editor: User, data: PostUpdate) -> Post:
+    """Partial update. A slug follows the title only until the post is first published."""
+    changes = data.model_dump(exclude_unset=True)
+    tags: list[str] | None = changes.pop("tags", None)
+    slug_follows_title = (
+        post.published_at is None and changes.get("title", post.title) != post.title
+    )
+    post.sqlmodel_update(changes)
+    if post.status == PostStatus.published and post.published_at is None:
+        post.published_at = utcnow()
+    post.updated_at = utcnow()
+    if slug_follows_title:
+        _save_with_unique_slug(session, post)
+    else:
+        session.add(post)
+        session.flush()
+    if tags is not None:
+        _replace_tags(session, post, tags)
+    return get_post(session, viewer=editor, post_id=post.id)
+
+
+def delete_post(session: Session, *, post: Post) -> None:
+    """Remove a post; its comments and tag links go with it (database cascade)."""
+    session.execute(sa.delete(Post).where(col(Post.id) == post.id))
+
+
+def detach_author(session: Session, *, user: User) -> None:
+    """Keep a departing user's posts (and others' comments on them), authorless."""
+    session.execute(
+        sa.update(Post).where(col(Post.author_id) == user.id).values(author_id=None),
+        execution_options={"synchronize_session": False},
+    )
+
+
+def list_tags(session: Session, *, params: PageParams) -> tuple[Sequence[Any], int]:
+    """Tags on published posts with their counts, most used first."""
+    posts_count = sa.func.count(col(PostTag.post_id)).label("posts_count")
+    query = (
+        select(Tag.name, posts_count)
+        .join(PostTag, _links_tag())
+        .join(Post, _links_post())
+        .where(col(Post.status) == PostStatus.published)
+        .group_by(col(Tag.id), col(Tag.name))
+        .order_by(posts_count.desc(), col(Tag.name))
+    )
+    return fetch_page(session, query, params, rows=True)
+
+
+def get_user_with_posts(session: Session, *, user_id: uuid.UUID, viewer: User | None) -> User:
+    """A user with their posts and the posts' tags, in a fixed number of queries."""
+    own_or_editor = viewer is not None and (viewer.id == user_id or _is_editor(viewer))
+    posts = User.posts if own_or_editor else User.posts.and_(Post.status == PostStatus.published)  # type: ignore[attr-defined]
+    user = session.exec(
+        select(User)
+        .where(col(User.id) == user_id)
+        .options(selectinload(posts).selectinload(Post.tags))  # type: ignore[arg-type]
+        .execution_options(populate_existing=True)
+    ).first()
+    if user is None:
+        raise UserNotFound()
+    return user
+
+
+def list_comments(
+    session: Session, *, post: Post, params: PageParams
+) -> tuple[Sequence[Comment], int]:
+    query = (
+        select(Comment)
+        .where(col(Comment.post_id) == post.id)
+        .options(selectinload(Comment.author))  # type: ignore[arg-type]
+        .order_by(col(Comment.created_at), col(Comment.id))
+    )
+    return fetch_page(session, query, params)
+
+
+def add_comment(session: Session, *, post: Post, author: User, data: CommentCreate) -> Comment:
+    if post.status != PostStatus.published:
+        raise PostNotPublished()
+    now = utcnow()
+    comment = Comment(
+        tenant_id=post.tenant_id,
+        post_id=post.id,
+        author_id=author.id,
+        body=data.body,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(comment)
+    session.flush()
+    return get_comment(session, post=post, comment_id=comment.id)
+
+
+def get_comment(session: Session, *, post: Post, comment_id: uuid.UUID) -> Comment:
+    comment = session.exec(
+        select(Comment)
+        .where(col(Comment.post_id) == post.id, col(Comment.id) == comment_id)
+        .options(selectinload(Comment.author))  # type: ignore[arg-type]
+        .execution_options(populate_existing=True)
+    ).first()
+    if comment is None:
+        raise CommentNotFound()
+    return comment
+
+
+def delete_comment(session: Session, *, post: Post, comment: Comment, actor: User) -> None:
+    """The comment's author, the post's author, or an editor may remove a comment."""
+    if actor.id not in (comment.author_id, post.author_id) and not _is_editor(actor):
+        raise NotCommentModerator()
+    session.execute(sa.delete(Comment).where(col(Comment.id) == comment.id))
