@@ -88,8 +88,8 @@ def _unicode_lower(value: object) -> object:
 
 
 def _sqlite_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
-    # Let SQLAlchemy emit BEGIN itself (see _sqlite_begin): pysqlite's own transaction
-    # handling breaks SAVEPOINT, which slug and tag creation rely on.
+    # Transactions are begun by _sqlite_begin_before_write, not by pysqlite (whose own
+    # handling breaks SAVEPOINT, which slug and tag creation rely on).
     dbapi_connection.isolation_level = None
     # SQLite's built-in lower() only folds ASCII; match PostgreSQL for names like "Émile".
     dbapi_connection.create_function("lower", 1, _unicode_lower, deterministic=True)
@@ -101,8 +101,26 @@ def _sqlite_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None
     cursor.close()
 
 
-def _sqlite_begin(connection: sa.Connection) -> None:
-    connection.exec_driver_sql("BEGIN")
+_SQLITE_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "SAVEPOINT", "CREATE", "DROP", "ALTER")
+
+
+def _sqlite_begin_before_write(
+    connection: sa.Connection, _cursor: Any, statement: str, *_: Any
+) -> None:
+    """Open ``BEGIN IMMEDIATE`` at a transaction's first write, not at its first read.
+
+    Reads before it run in autocommit, each seeing the latest commit (as PostgreSQL's
+    READ COMMITTED does). A deferred transaction that read first could not become a
+    writer after another commit (SQLITE_BUSY_SNAPSHOT, which busy_timeout does not
+    retry); an immediate one waits for the write lock and holds it only while writing.
+    """
+    dbapi_connection = connection.connection.dbapi_connection
+    if (
+        dbapi_connection is not None
+        and not dbapi_connection.in_transaction
+        and statement.lstrip()[:9].upper().startswith(_SQLITE_WRITES)
+    ):
+        dbapi_connection.execute("BEGIN IMMEDIATE")
 
 
 def create_db_engine(url: str, *, echo: bool = False) -> Engine:
@@ -120,7 +138,7 @@ def create_db_engine(url: str, *, echo: bool = False) -> Engine:
             connect_args={"check_same_thread": False, "timeout": 5},
         )
         sa.event.listen(engine, "connect", _sqlite_connect)
-        sa.event.listen(engine, "begin", _sqlite_begin)
+        sa.event.listen(engine, "before_cursor_execute", _sqlite_begin_before_write)
         return engine
     return sa.create_engine(
         url,

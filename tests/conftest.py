@@ -1,7 +1,10 @@
 from collections.abc import Callable
+from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
 
 from blog.tenants.models import Tenant
 from tests.factories import DEFAULT_PASSWORD
@@ -29,3 +32,32 @@ def login(client: TestClient) -> Callable[..., dict[str, object]]:
         return body
 
     return do_login
+
+
+class QueryCounter:
+    """Counts the SQL statements an engine runs while active (``with counter: ...``)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.statements: list[str] = []
+
+    def _record(self, *args: Any) -> None:
+        self.statements.append(args[2])
+
+    def __enter__(self) -> "QueryCounter":
+        self.statements.clear()
+        sa.event.listen(self.engine, "before_cursor_execute", self._record)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        sa.event.remove(self.engine, "before_cursor_execute", self._record)
+
+    @property
+    def count(self) -> int:
+        return len(self.statements)
+
+
+@pytest.fixture
+def queries(engine: Engine) -> QueryCounter:
+    """``with queries: client.get(...)`` then ``queries.count``."""
+    return QueryCounter(engine)
