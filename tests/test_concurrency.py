@@ -46,7 +46,7 @@ def writer_headers(
 def test_same_title_at_the_same_moment_gives_distinct_slugs(
     app: FastAPI, tenant: Tenant, writer_headers: dict[str, str], database_backend: str
 ) -> None:
-    body = {"title": "Breaking news", "body": "text", "tags": ["news", "today"]}
+    body: dict[str, object] = {"title": "Breaking news", "body": "text", "tags": ["news", "today"]}
 
     responses = post_at_once(app, tenant_path(tenant, "/posts"), [body] * WRITERS, writer_headers)
 
