@@ -1,0 +1,107 @@
+"""PostgreSQL plans: one tenant's post list must not read other tenants' rows.
+
+The statements ``GET /posts`` runs are captured and re-run under
+``EXPLAIN (ANALYZE, FORMAT JSON)`` with the same parameters; every plan node that
+reads ``posts`` must have examined no more rows than the tenant owns.
+"""
+
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from blog.database import utcnow, uuid7
+from blog.posts.models import Post, PostStatus
+from blog.tenants.models import Tenant
+from tests.conftest import tenant_path
+from tests.factories import PostFactory, UserFactory
+
+SMALL, LARGE = 30, 5000
+
+
+@pytest.fixture(autouse=True)
+def _postgres_only(database_backend: str) -> None:
+    if database_backend != "postgres":
+        pytest.skip("query plans are checked on PostgreSQL, the production database")
+
+
+def bulk_posts(engine: Engine, tenant: Tenant, count: int, db: Session) -> None:
+    author = UserFactory.create(tenant=tenant)
+    now = utcnow()
+    rows = [
+        {
+            "tenant_id": tenant.id,
+            "id": uuid7(),
+            "author_id": author.id,
+            "title": f"Post {i}",
+            "slug": f"post-{i}",
+            "description": "",
+            "body": "text",
+            "status": PostStatus.published.value,
+            "published_at": now - timedelta(minutes=i),
+            "created_at": now,
+            "updated_at": now,
+        }
+        for i in range(count)
+    ]
+    with engine.begin() as connection:
+        connection.execute(sa.insert(Post.__table__), rows)  # type: ignore[attr-defined]
+        connection.exec_driver_sql("ANALYZE")
+
+
+def plan_nodes(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    yield node
+    for child in node.get("Plans", []):
+        yield from plan_nodes(child)
+
+
+def explain(engine: Engine, statement: str, parameters: Any) -> dict[str, Any]:
+    with engine.connect() as connection:
+        cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + statement, parameters)
+        plan: dict[str, Any] = cursor.fetchone()[0][0]["Plan"]
+        return plan
+
+
+def rows_examined(node: dict[str, Any]) -> float:
+    loops = node.get("Actual Loops", 1)
+    return (node.get("Actual Rows", 0) + node.get("Rows Removed by Filter", 0)) * loops
+
+
+@pytest.mark.parametrize("listing", ["/posts", "/posts?offset=10", "/posts?author=nobody"])
+def test_post_list_reads_only_the_tenants_rows(
+    client: TestClient,
+    engine: Engine,
+    tenant: Tenant,
+    other_tenant: Tenant,
+    db: Session,
+    listing: str,
+) -> None:
+    PostFactory.create_batch(SMALL, author__tenant=tenant)
+    bulk_posts(engine, other_tenant, LARGE, db)
+    captured: list[tuple[str, Any]] = []
+
+    def capture(*args: Any) -> None:
+        captured.append((args[2], args[3]))
+
+    sa.event.listen(engine, "before_cursor_execute", capture)
+    try:
+        response = client.get(tenant_path(tenant, listing))
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", capture)
+
+    assert response.status_code == 200
+    post_queries = [(sql, params) for sql, params in captured if "FROM posts" in sql]
+    assert len(post_queries) == 2  # the count and the page
+    for sql, params in post_queries:
+        plan = explain(engine, sql, params)
+        scans = [node for node in plan_nodes(plan) if node.get("Relation Name") == "posts"]
+        assert scans, sql
+        for scan in scans:
+            assert scan["Node Type"] != "Seq Scan", (sql, scan)
+            assert rows_examined(scan) <= SMALL, (sql, scan)
