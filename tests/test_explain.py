@@ -64,13 +64,17 @@ def explain(engine: Engine, statement: str, parameters: Any) -> dict[str, Any]:
     with engine.connect() as connection:
         cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + statement, parameters)
-        plan: dict[str, Any] = cursor.fetchone()[0][0]["Plan"]
+        row = cursor.fetchone()
+        assert row is not None
+        plan: dict[str, Any] = row[0][0]["Plan"]
         return plan
 
 
 def rows_examined(node: dict[str, Any]) -> float:
-    loops = node.get("Actual Loops", 1)
-    return (node.get("Actual Rows", 0) + node.get("Rows Removed by Filter", 0)) * loops
+    loops = float(node.get("Actual Loops", 1))
+    return (
+        float(node.get("Actual Rows", 0)) + float(node.get("Rows Removed by Filter", 0))
+    ) * loops
 
 
 @pytest.mark.parametrize("listing", ["/posts", "/posts?offset=10", "/posts?author=nobody"])

@@ -95,7 +95,7 @@ def delete_post(
 
 
 def list_posts(
-    client: TestClient, tenant: Tenant, headers: Headers = None, **params: str | int
+    client: TestClient, tenant: Tenant, headers: Headers = None, /, **params: str | int
 ) -> httpx.Response:
     return client.get(posts_path(tenant), params=params, headers=headers)
 
