@@ -14,6 +14,11 @@ def strip_text(value: object) -> object:
     return value.strip() if isinstance(value, str) else value
 
 
+def lower_text(value: object) -> object:
+    """``BeforeValidator`` trimming and lower-casing strings, so limits apply to what is stored."""
+    return value.strip().lower() if isinstance(value, str) else value
+
+
 def _reject_null(value: object) -> object:
     if value is None:
         raise ValueError("may be omitted but not null")

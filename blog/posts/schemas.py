@@ -15,17 +15,18 @@ from blog.posts.models import (
     TITLE_MAX_LENGTH,
     PostStatus,
 )
-from blog.schemas import InputModel, NotNull, strip_text
+from blog.schemas import InputModel, NotNull, lower_text, strip_text
 from blog.users.schemas import UserPublic
 
 
-def _normalize_tags(tags: list[str]) -> list[str]:
-    """Trim and lower-case; drop repeats, keeping the first occurrence's place."""
-    return list(dict.fromkeys(tag.strip().lower() for tag in tags))
+def _drop_repeats(tags: list[str]) -> list[str]:
+    """Keep each tag's first occurrence, in place."""
+    return list(dict.fromkeys(tags))
 
 
+# Normalized before the length check: lower-casing can lengthen text ("İ" -> "i̇").
 TagName = Annotated[
-    str, BeforeValidator(strip_text), Field(min_length=1, max_length=TAG_MAX_LENGTH)
+    str, BeforeValidator(lower_text), Field(min_length=1, max_length=TAG_MAX_LENGTH)
 ]
 TagList = Annotated[
     list[TagName],
@@ -36,7 +37,7 @@ TagList = Annotated[
         ),
         examples=[["python", "fastapi"]],
     ),
-    AfterValidator(_normalize_tags),
+    AfterValidator(_drop_repeats),
 ]
 Title = Annotated[
     str, BeforeValidator(strip_text), Field(min_length=1, max_length=TITLE_MAX_LENGTH)

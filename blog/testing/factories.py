@@ -97,9 +97,13 @@ class TagFactory(_ModelFactory):
 
     @classmethod
     def _create(cls, model_class: type[Tag], *args: Any, **fields: Any) -> Tag:
-        existing = _current_session().exec(
-            select(Tag).where(Tag.tenant_id == fields["tenant_id"], Tag.name == fields["name"])
-        ).first()
+        existing = (
+            _current_session()
+            .exec(
+                select(Tag).where(Tag.tenant_id == fields["tenant_id"], Tag.name == fields["name"])
+            )
+            .first()
+        )
         if existing is not None:
             return existing
         created: Tag = super()._create(model_class, *args, **fields)

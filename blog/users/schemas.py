@@ -7,7 +7,7 @@ from typing import Annotated
 from pydantic import BaseModel, BeforeValidator, ConfigDict, EmailStr, Field
 
 from blog.auth.schemas import Password
-from blog.schemas import InputModel, NotNull, strip_text
+from blog.schemas import InputModel, NotNull, lower_text, strip_text
 from blog.users.models import (
     BIO_MAX_LENGTH,
     IMAGE_URL_MAX_LENGTH,
@@ -29,7 +29,8 @@ Username = Annotated[
         examples=["jane_doe"],
     ),
 ]
-Email = Annotated[EmailStr, BeforeValidator(strip_text), Field(examples=["jane@example.com"])]
+# Lower-cased before validation, so the length limit applies to the stored form.
+Email = Annotated[EmailStr, BeforeValidator(lower_text), Field(examples=["jane@example.com"])]
 Name = Annotated[str, BeforeValidator(strip_text), Field(max_length=NAME_MAX_LENGTH)]
 Bio = Annotated[str, Field(max_length=BIO_MAX_LENGTH)]
 ImageUrl = Annotated[
