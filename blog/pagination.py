@@ -2,7 +2,7 @@
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, Self, TypeVar
 
 import sqlalchemy as sa
 from fastapi import Depends, Query
@@ -23,6 +23,14 @@ class Page(BaseModel, Generic[T]):
     total: int
     limit: int
     offset: int
+
+    @classmethod
+    def of(cls, items: Sequence[Any], total: int, params: "PageParams") -> Self:
+        """The page of ``items`` (ORM objects or rows, read by attribute)."""
+        return cls.model_validate(
+            {"items": items, "total": total, "limit": params.limit, "offset": params.offset},
+            from_attributes=True,
+        )
 
 
 @dataclass(frozen=True, slots=True)

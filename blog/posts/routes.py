@@ -50,12 +50,7 @@ def list_posts(
     posts, total = service.list_posts(
         session, viewer=viewer, params=page, status=status, author=author, tag=tag, q=q
     )
-    return Page[PostSummary](
-        items=[PostSummary.model_validate(post) for post in posts],
-        total=total,
-        limit=page.limit,
-        offset=page.offset,
-    )
+    return Page[PostSummary].of(posts, total, page)
 
 
 @router.post(
@@ -104,12 +99,7 @@ def delete_post(post: EditablePost, session: SessionDep) -> None:
 @router.get("/posts/{post_id}/comments", responses=responses(401), summary="Comments, oldest first")
 def list_comments(post: VisiblePost, session: SessionDep, page: PageDep) -> Page[CommentRead]:
     comments, total = service.list_comments(session, post=post, params=page)
-    return Page[CommentRead](
-        items=[CommentRead.model_validate(comment) for comment in comments],
-        total=total,
-        limit=page.limit,
-        offset=page.offset,
-    )
+    return Page[CommentRead].of(comments, total, page)
 
 
 @router.post(
@@ -141,12 +131,7 @@ def delete_comment(
 @router.get("/tags", summary="Tags of published posts, most used first")
 def list_tags(session: SessionDep, page: PageDep) -> Page[TagCount]:
     rows, total = service.list_tags(session, params=page)
-    return Page[TagCount](
-        items=[TagCount(name=name, posts_count=count) for name, count in rows],
-        total=total,
-        limit=page.limit,
-        offset=page.offset,
-    )
+    return Page[TagCount].of(rows, total, page)
 
 
 @router.get(

@@ -56,12 +56,7 @@ def list_users(
     ] = None,
 ) -> Page[UserRead]:
     users, total = service.list_users(session, params=page, q=q)
-    return Page[UserRead](
-        items=[UserRead.model_validate(user) for user in users],
-        total=total,
-        limit=page.limit,
-        offset=page.offset,
-    )
+    return Page[UserRead].of(users, total, page)
 
 
 @router.get("/{user_id}", responses=responses(404, 422), summary="A public profile")
