@@ -8,17 +8,20 @@ from datetime import timedelta
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from blog import health
 from blog.auth import routes as auth_routes
 from blog.auth.security import AuthConfig, PasswordHasher, TokenCodec
-from blog.database import create_db_engine
+from blog.database import create_db_engine, rls_escape_reasons
 from blog.errors import install_error_handlers, responses
 from blog.posts import routes as post_routes
 from blog.settings import Settings, get_settings
 from blog.tenants import routes as tenant_routes
 from blog.tenants.dependencies import get_tenant
 from blog.users import routes as user_routes
+
+logger = logging.getLogger(__name__)
 
 API_DESCRIPTION = """
 A multi-tenant blog API. Every blog (tenant) lives under `/api/v1/tenants/{tenant}`.
@@ -40,6 +43,25 @@ def build_auth_config(settings: Settings) -> AuthConfig:
     )
 
 
+def _check_row_level_security(engine: Engine, settings: Settings) -> None:
+    """Refuse (production) or warn when the app's database role would escape RLS."""
+    try:
+        reasons = rls_escape_reasons(engine)
+    except SQLAlchemyError:
+        logger.warning("database unreachable at startup; row-level security not checked")
+        return
+    if not reasons:
+        return
+    message = (
+        f"the database role in BLOG_DATABASE_URL {' and '.join(reasons)}, so PostgreSQL "
+        "row-level security does not apply to it; connect as a role that does not own the "
+        "tables and run migrations with BLOG_MIGRATION_DATABASE_URL"
+    )
+    if settings.environment == "production":
+        raise RuntimeError(message)
+    logger.warning(message)
+
+
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> FastAPI:
     """Build the API. Tests pass their own settings and engine; servers use the environment."""
     settings = settings or get_settings()
@@ -48,6 +70,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        _check_row_level_security(engine, settings)
         yield
         engine.dispose()
 

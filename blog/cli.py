@@ -25,7 +25,11 @@ app.add_typer(db_app, name="db")
 
 DatabaseUrl = Annotated[
     str | None,
-    typer.Option("--database-url", help="Overrides BLOG_DATABASE_URL.", show_default=False),
+    typer.Option(
+        "--database-url",
+        help="Overrides BLOG_DATABASE_URL (and BLOG_MIGRATION_DATABASE_URL).",
+        show_default=False,
+    ),
 ]
 
 
@@ -37,7 +41,9 @@ def _settings(database_url: str | None = None) -> Settings:
             err_console.print(f"[red]Configuration error:[/red] {error['msg']}")
         raise typer.Exit(2) from exc
     if database_url:
-        settings = settings.model_copy(update={"database_url": database_url})
+        settings = settings.model_copy(
+            update={"database_url": database_url, "migration_database_url": None}
+        )
     return settings
 
 
@@ -51,20 +57,41 @@ def alembic_config(database_url: str) -> Config:
 
 @db_app.command("upgrade")
 def db_upgrade(revision: str = "head", database_url: DatabaseUrl = None) -> None:
-    """Apply migrations up to REVISION (default: the newest)."""
-    command.upgrade(alembic_config(_settings(database_url).database_url), revision)
+    """Apply migrations up to REVISION (default: the newest), as the tables' owner.
+
+    On PostgreSQL, when the app connects as another role (BLOG_DATABASE_URL) than the
+    owner (BLOG_MIGRATION_DATABASE_URL), that role is granted use of the tables.
+    """
+    from blog.database import create_db_engine, database_role, grant_app_role
+
+    settings = _settings(database_url)
+    command.upgrade(alembic_config(settings.owner_database_url), revision)
+    if settings.owner_database_url == settings.database_url:
+        return
+    owner, app_engine = (
+        create_db_engine(settings.owner_database_url),
+        create_db_engine(settings.database_url),
+    )
+    try:
+        role = database_role(app_engine)
+        if role and role != database_role(owner):
+            grant_app_role(owner, role)
+            console.print(f"Granted the app role [bold]{role}[/bold] use of the tables.")
+    finally:
+        owner.dispose()
+        app_engine.dispose()
 
 
 @db_app.command("downgrade")
 def db_downgrade(revision: str, database_url: DatabaseUrl = None) -> None:
     """Revert migrations down to REVISION (e.g. -1, or base)."""
-    command.downgrade(alembic_config(_settings(database_url).database_url), revision)
+    command.downgrade(alembic_config(_settings(database_url).owner_database_url), revision)
 
 
 @db_app.command("current")
 def db_current(database_url: DatabaseUrl = None) -> None:
     """Show the revision the database is at."""
-    command.current(alembic_config(_settings(database_url).database_url), verbose=True)
+    command.current(alembic_config(_settings(database_url).owner_database_url), verbose=True)
 
 
 @db_app.command("revision")
@@ -73,7 +100,7 @@ def db_revision(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Autogenerate a migration from the difference between models and database."""
-    config = alembic_config(_settings(database_url).database_url)
+    config = alembic_config(_settings(database_url).owner_database_url)
     command.revision(config, message=message, autogenerate=True)
 
 

@@ -184,3 +184,36 @@ def get_session(request: Request) -> Iterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+def database_role(engine: Engine) -> str | None:
+    """The role an engine logs in as on PostgreSQL (None elsewhere)."""
+    if engine.dialect.name != "postgresql":
+        return None
+    with engine.connect() as connection:
+        return str(connection.exec_driver_sql("SELECT current_user").scalar_one())
+
+
+def grant_app_role(owner_engine: Engine, role: str) -> None:
+    """Let the app's role use the tables (rows still filtered by row-level security)."""
+    quoted = owner_engine.dialect.identifier_preparer.quote(role)
+    with owner_engine.begin() as connection:
+        connection.exec_driver_sql(f"GRANT USAGE ON SCHEMA public TO {quoted}")
+        connection.exec_driver_sql(
+            f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {quoted}"
+        )
+
+
+def rls_escape_reasons(engine: Engine) -> list[str]:
+    """Why the engine's role would escape row-level security (empty when it cannot)."""
+    if engine.dialect.name != "postgresql":
+        return []
+    with engine.connect() as connection:
+        row = connection.exec_driver_sql(
+            "SELECT rolsuper, rolbypassrls,"
+            " EXISTS (SELECT 1 FROM pg_tables WHERE schemaname = 'public'"
+            "         AND tablename = 'users' AND tableowner = current_user)"
+            " FROM pg_roles WHERE rolname = current_user"
+        ).one()
+    reasons = ["is a superuser", "has BYPASSRLS", "owns the tables"]
+    return [reason for reason, applies in zip(reasons, row, strict=True) if applies]

@@ -20,6 +20,10 @@ class Settings(BaseSettings):
 
     environment: Literal["development", "test", "production"] = "development"
     database_url: str = "sqlite:///./blog.db"
+    migration_database_url: str | None = Field(
+        default=None,
+        description="The tables' owner, for migrations; defaults to database_url.",
+    )
     secret_key: SecretStr = SecretStr(DEFAULT_SECRET_KEY)
     access_token_minutes: int = Field(default=15, gt=0)
     refresh_token_days: int = Field(default=14, gt=0)
@@ -27,6 +31,11 @@ class Settings(BaseSettings):
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     allow_tenant_signup: bool = True
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @property
+    def owner_database_url(self) -> str:
+        """Where migrations run: the owner of the tables (the app's role must not be)."""
+        return self.migration_database_url or self.database_url
 
     @field_validator("cors_origins", mode="before")
     @classmethod

@@ -8,6 +8,12 @@ hook below, and every row flushed must belong to that tenant. A query on a
 tenant-owned table in a session bound to no tenant raises
 :class:`TenantScopeError` instead of returning every tenant's rows. Work that
 legitimately spans tenants says so with :func:`cross_tenant`.
+
+On PostgreSQL the same binding is handed to the database: every transaction of the
+session sets ``app.tenant_id`` (and ``app.cross_tenant``), which the row-level
+security policies check, so isolation does not rest on this module alone. Raw SQL
+through a session is refused unless marked with
+``execution_options(raw_sql_reason="...")``.
 """
 
 import uuid
@@ -44,6 +50,7 @@ class TenantScoped(SQLModel):
 def bind_tenant(session: OrmSession, tenant_id: uuid.UUID) -> None:
     """Scope every later statement of ``session`` to ``tenant_id``."""
     session.info[_TENANT] = tenant_id
+    _hand_to_database(session)
 
 
 def bound_tenant(session: OrmSession) -> uuid.UUID | None:
@@ -62,6 +69,7 @@ def cross_tenant(session: OrmSession, reason: str) -> Iterator[OrmSession]:
         raise ValueError("cross_tenant() needs a reason")
     previous = session.info.get(_CROSS_TENANT)
     session.info[_CROSS_TENANT] = reason
+    _hand_to_database(session)
     try:
         yield session
     finally:
@@ -69,6 +77,41 @@ def cross_tenant(session: OrmSession, reason: str) -> Iterator[OrmSession]:
             session.info.pop(_CROSS_TENANT, None)
         else:
             session.info[_CROSS_TENANT] = previous
+        _hand_to_database(session)
+
+
+_SET_SCOPE = sa.text(
+    "SELECT set_config('app.tenant_id', :tenant_id, true),"
+    " set_config('app.cross_tenant', :cross_tenant, true)"
+)
+
+
+def _set_database_scope(session: OrmSession, connection: sa.Connection) -> None:
+    if connection.dialect.name != "postgresql":
+        return
+    tenant_id = bound_tenant(session)
+    connection.execute(
+        _SET_SCOPE,
+        {
+            "tenant_id": str(tenant_id) if tenant_id else "",
+            "cross_tenant": session.info.get(_CROSS_TENANT) or "",
+        },
+    )
+
+
+def _hand_to_database(session: OrmSession) -> None:
+    """Apply a changed binding to the transaction already under way, if any."""
+    if session.in_transaction():
+        _set_database_scope(session, session.connection())
+
+
+@sa.event.listens_for(OrmSession, "after_begin")
+def _scope_new_transaction(
+    session: OrmSession, _transaction: object, connection: sa.Connection
+) -> None:
+    # set_config(..., true) lasts until the transaction ends, so a pooled connection
+    # never carries one request's tenant into the next.
+    _set_database_scope(session, connection)
 
 
 @cache
@@ -97,6 +140,13 @@ def _touches_tenant_tables(statement: Any) -> bool:
 
 @sa.event.listens_for(OrmSession, "do_orm_execute")
 def _scope_statement(state: ORMExecuteState) -> None:
+    if isinstance(state.statement, sa.TextClause) and not state.execution_options.get(
+        "raw_sql_reason"
+    ):
+        raise TenantScopeError(
+            "raw SQL through a session escapes tenant scoping; use the ORM, or mark it with "
+            ".execution_options(raw_sql_reason=...)"
+        )
     if not (state.is_select or state.is_update or state.is_delete):
         return
     if not _touches_tenant_tables(state.statement):

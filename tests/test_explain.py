@@ -81,13 +81,14 @@ def rows_examined(node: dict[str, Any]) -> float:
 def test_post_list_reads_only_the_tenants_rows(
     client: TestClient,
     engine: Engine,
+    owner_engine: Engine,
     tenant: Tenant,
     other_tenant: Tenant,
     db: Session,
     listing: str,
 ) -> None:
     PostFactory.create_batch(SMALL, author__tenant=tenant)
-    bulk_posts(engine, other_tenant, LARGE, db)
+    bulk_posts(owner_engine, other_tenant, LARGE, db)
     captured: list[tuple[str, Any]] = []
 
     def capture(*args: Any) -> None:
@@ -103,7 +104,7 @@ def test_post_list_reads_only_the_tenants_rows(
     post_queries = [(sql, params) for sql, params in captured if "FROM posts" in sql]
     assert len(post_queries) == 2  # the count and the page
     for sql, params in post_queries:
-        plan = explain(engine, sql, params)
+        plan = explain(owner_engine, sql, params)  # the query alone, without the RLS filter
         scans = [node for node in plan_nodes(plan) if node.get("Relation Name") == "posts"]
         assert scans, sql
         for scan in scans:

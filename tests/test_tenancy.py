@@ -134,16 +134,19 @@ def test_cross_tenant_work_is_explicit_and_named(
 
 
 def test_database_refuses_a_cross_tenant_reference(
-    two_tenants: tuple[Tenant, Tenant], engine: Engine
+    two_tenants: tuple[Tenant, Tenant], engine: Engine, owner_engine: Engine
 ) -> None:
-    """The composite foreign key (tenant_id, user_id) makes a cross-tenant link impossible."""
+    """The composite foreign key (tenant_id, user_id) makes a cross-tenant link impossible.
+
+    Run as the tables' owner, so it is the key, not row-level security, that refuses.
+    """
     first, second = two_tenants
     with new_session(engine) as session:
         bind_tenant(session, second.id)
         other_tenants_user = session.exec(select(User)).first()
     assert other_tenants_user is not None
 
-    with engine.connect() as connection, pytest.raises(sa.exc.IntegrityError):
+    with owner_engine.connect() as connection, pytest.raises(sa.exc.IntegrityError):
         connection.execute(
             sa.text(
                 "INSERT INTO refresh_tokens (tenant_id, id, user_id, family_id, token_hash,"
@@ -162,3 +165,11 @@ def test_database_refuses_a_cross_tenant_reference(
 def _uuid_param(connection: sa.Connection, value: uuid.UUID) -> object:
     """UUIDs as the dialect stores them (SQLite: 32 hex characters)."""
     return value.hex if connection.dialect.name == "sqlite" else value
+
+
+def test_raw_sql_through_a_session_is_refused_unless_marked(session: Session) -> None:
+    with pytest.raises(TenantScopeError, match="raw SQL"):
+        session.execute(sa.text("SELECT count(*) FROM users"))
+
+    marked = sa.text("SELECT 1").execution_options(raw_sql_reason="a documented exception")
+    assert session.execute(marked).scalar_one() == 1

@@ -8,7 +8,9 @@ Enable with ``pytest_plugins = ["blog.testing.plugin"]`` in ``conftest.py``. The
         assert response.json()["role"] == "editor"
 
 Runs on SQLite by default; ``--db postgres`` runs on a fresh database created on the
-server named by ``BLOG_TEST_POSTGRES_URL`` (and dropped afterwards). Every test
+server named by ``BLOG_TEST_POSTGRES_URL`` (and dropped afterwards), migrated by
+Alembic as the owner, while the app under test connects as ``blog_app``: a role that
+owns nothing and cannot bypass row-level security, as in production. Every test
 starts with empty tables.
 """
 
@@ -25,7 +27,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session
 
 from blog.app import create_app
-from blog.database import create_db_engine, new_session, normalize_database_url
+from blog.database import create_db_engine, grant_app_role, new_session, normalize_database_url
 from blog.models import metadata
 from blog.settings import Settings
 from blog.tenancy import cross_tenant
@@ -35,6 +37,7 @@ from blog.testing.factories import TenantFactory, UserFactory
 from blog.users.models import Role, User
 
 POSTGRES_URL_VARIABLE = "BLOG_TEST_POSTGRES_URL"
+APP_ROLE = "blog_app"
 TEST_SECRET_KEY = "test-secret-key-that-is-long-enough-for-hs256"
 
 
@@ -78,6 +81,14 @@ def create_postgres_database(server_url: str, prefix: str = "blog_test") -> str:
     )
 
 
+def ensure_app_role(server_url: str, role: str = APP_ROLE) -> None:
+    """A login role with no special powers (no superuser, no BYPASSRLS, owns nothing)."""
+    with psycopg.connect(_psycopg_url(server_url), autocommit=True, connect_timeout=5) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
+        if not exists:
+            conn.execute(f'CREATE ROLE "{role}" LOGIN NOSUPERUSER NOBYPASSRLS')
+
+
 def drop_postgres_database(database_url: str) -> None:
     url = make_url(database_url)
     server = url.set(database="postgres").set(drivername="postgresql")
@@ -94,8 +105,10 @@ def database_backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(scope="session")
-def database_url(database_backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """One database for the whole run (tables are emptied after every test)."""
+def owner_database_url(
+    database_backend: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """One database for the whole run, as its owner (tables are emptied after every test)."""
     if database_backend == "sqlite":
         yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
         return
@@ -105,9 +118,34 @@ def database_url(database_backend: str, tmp_path_factory: pytest.TempPathFactory
 
 
 @pytest.fixture(scope="session")
-def _schema_engine(database_url: str) -> Iterator[Engine]:
+def owner_engine(owner_database_url: str, database_backend: str) -> Iterator[Engine]:
+    """Builds the schema and empties tables; on PostgreSQL it bypasses row-level security."""
+    engine = create_db_engine(owner_database_url)
+    if database_backend == "sqlite":
+        metadata.create_all(engine)
+    else:
+        from alembic import command
+
+        from blog.cli import alembic_config
+
+        command.upgrade(alembic_config(owner_database_url), "head")
+        ensure_app_role(owner_database_url)
+        grant_app_role(engine, APP_ROLE)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url(owner_database_url: str, database_backend: str, owner_engine: Engine) -> str:
+    """What the app under test connects with: on PostgreSQL the unprivileged app role."""
+    if database_backend == "sqlite":
+        return owner_database_url
+    return make_url(owner_database_url).set(username=APP_ROLE).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def _app_engine(database_url: str) -> Iterator[Engine]:
     engine = create_db_engine(database_url)
-    metadata.create_all(engine)
     yield engine
     engine.dispose()
 
@@ -119,10 +157,10 @@ def empty_all_tables(engine: Engine) -> None:
 
 
 @pytest.fixture
-def engine(_schema_engine: Engine) -> Iterator[Engine]:
-    """The test database's engine; every table is emptied after the test."""
-    yield _schema_engine
-    empty_all_tables(_schema_engine)
+def engine(_app_engine: Engine, owner_engine: Engine) -> Iterator[Engine]:
+    """The app's engine (app role on PostgreSQL); every table is emptied after the test."""
+    yield _app_engine
+    empty_all_tables(owner_engine)
 
 
 @pytest.fixture
