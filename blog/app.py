@@ -15,7 +15,9 @@ from blog.auth import routes as auth_routes
 from blog.auth.security import AuthConfig, PasswordHasher, TokenCodec
 from blog.database import create_db_engine, rls_escape_reasons
 from blog.errors import install_error_handlers, responses
+from blog.middleware import BodySizeLimit, SecurityHeaders
 from blog.posts import routes as post_routes
+from blog.ratelimit import RateLimiter
 from blog.settings import Settings, get_settings
 from blog.tenants import routes as tenant_routes
 from blog.tenants.dependencies import get_tenant
@@ -84,7 +86,11 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.settings = settings
     app.state.engine = engine
     app.state.auth = build_auth_config(settings)
+    app.state.rate_limiter = RateLimiter(engine, enabled=settings.rate_limits_enabled)
 
+    # Added innermost first: security headers and CORS wrap everything, errors included.
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +51,9 @@ class BlogError(Exception):
     def __init__(self, detail: str | None = None) -> None:
         self.message = detail or self.detail
         super().__init__(self.message)
+
+    def response_headers(self) -> dict[str, str] | None:
+        return self.headers
 
 
 class NotFound(BlogError):
@@ -113,13 +117,33 @@ _HTTP_CODES = {
 
 async def _blog_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, BlogError)  # noqa: S101 - registered for BlogError only
-    return error_response(exc.status_code, exc.message, exc.code, headers=exc.headers)
+    return error_response(exc.status_code, exc.message, exc.code, headers=exc.response_headers())
 
 
-async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route serves at the request's path, for a 405's ``Allow``."""
+    return ", ".join(
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL
+            for route in request.app.router.routes
+        )
+    )
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)  # noqa: S101
     code = _HTTP_CODES.get(exc.status_code, "http_error")
-    return error_response(exc.status_code, str(exc.detail), code, headers=exc.headers)
+    headers = exc.headers
+    if exc.status_code == status.HTTP_405_METHOD_NOT_ALLOWED:
+        # Starlette names the methods of the first route matching the path only (GET of
+        # GET and PATCH); RFC 9110 wants all of them.
+        headers = {**(headers or {}), "Allow": _allowed_methods(request)}
+    return error_response(exc.status_code, str(exc.detail), code, headers=headers)
 
 
 def _field_error(error: dict[str, Any]) -> FieldError:
@@ -177,11 +201,14 @@ def install_error_handlers(app: FastAPI) -> None:
 def responses(*status_codes: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses=`` entries documenting the error shape for these codes."""
     descriptions = {
+        400: "Malformed request body (e.g. not UTF-8).",
         401: "Missing, invalid or expired credentials.",
         403: "Authenticated but not allowed.",
         404: "No such resource in this tenant.",
         409: "Conflicts with existing data.",
+        413: "The request body is too large.",
         422: "Invalid input.",
+        429: "Too many attempts; see the Retry-After header.",
         500: "Unexpected server error (details are logged, never returned).",
         503: "The database is unavailable.",
     }

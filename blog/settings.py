@@ -30,6 +30,11 @@ class Settings(BaseSettings):
     bcrypt_rounds: int = Field(default=12, ge=4, le=31)
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     allow_tenant_signup: bool = True
+    rate_limits_enabled: bool = True
+    login_attempts_per_minute: int = Field(default=10, gt=0)
+    auth_requests_per_minute_per_address: int = Field(default=60, gt=0)
+    signups_per_hour_per_address: int = Field(default=20, gt=0)
+    max_body_bytes: int = Field(default=1_048_576, gt=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @property

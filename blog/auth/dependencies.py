@@ -1,15 +1,17 @@
-"""Who is calling: ``CurrentUser`` and role-checking aliases such as ``AdminUser``."""
+"""Who is calling (``CurrentUser``, ``AdminUser``, …), and the limits on proving it."""
 
-from collections.abc import Callable
+import os
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated
 
-from fastapi import Depends
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, OAuth2PasswordRequestForm
 
 from blog.auth import service
 from blog.auth.exceptions import InvalidAccessToken
 from blog.database import SessionDep
-from blog.dependencies import AuthConfigDep
+from blog.dependencies import AuthConfigDep, SettingsDep
+from blog.ratelimit import Limit, RateLimiterDep, client_address
 from blog.tenants.dependencies import TenantDep
 from blog.users.exceptions import RoleForbidden
 from blog.users.models import Role, User
@@ -65,3 +67,64 @@ def require_role(minimum: Role) -> Callable[[User], User]:
 
 AdminUser = Annotated[User, Depends(require_role(Role.admin))]
 AuthorUser = Annotated[User, Depends(require_role(Role.author))]
+
+
+async def _password_work_slot() -> AsyncIterator[None]:
+    yield
+
+
+# bcrypt is CPU-bound: more hashes at once than cores only queue inside threads. Callers
+# beyond this wait on the event loop, holding no worker thread, so reads keep flowing
+# during a login flood. One Depends object: one limit shared by every password route.
+PASSWORD_WORK = Depends(
+    _password_work_slot, scope="function", max_concurrency=max(2, os.cpu_count() or 2)
+)
+
+LoginForm = Annotated[OAuth2PasswordRequestForm, Depends()]
+
+
+def limit_login(
+    request: Request,
+    tenant: TenantDep,
+    form: LoginForm,
+    limiter: RateLimiterDep,
+    settings: SettingsDep,
+) -> None:
+    """Per client address, and per account (tenant + login) whether or not it exists."""
+    per_minute = 60
+    limiter.hit(
+        Limit("auth-address", settings.auth_requests_per_minute_per_address, per_minute),
+        client_address(request),
+    )
+    limiter.hit(
+        Limit("login-account", settings.login_attempts_per_minute, per_minute),
+        str(tenant.id),
+        form.username.strip().lower(),
+    )
+
+
+def limit_refresh(
+    request: Request, tenant: TenantDep, limiter: RateLimiterDep, settings: SettingsDep
+) -> None:
+    limiter.hit(
+        Limit("auth-address", settings.auth_requests_per_minute_per_address, 60),
+        client_address(request),
+    )
+    limiter.hit(
+        Limit("refresh-tenant-address", settings.login_attempts_per_minute, 60),
+        str(tenant.id),
+        client_address(request),
+    )
+
+
+def limit_signup(request: Request, limiter: RateLimiterDep, settings: SettingsDep) -> None:
+    """Registrations and new blogs, per client address."""
+    limiter.hit(
+        Limit(f"signup:{request.url.path}", settings.signups_per_hour_per_address, 3600),
+        client_address(request),
+    )
+
+
+LoginLimit = Depends(limit_login)
+RefreshLimit = Depends(limit_refresh)
+SignupLimit = Depends(limit_signup)

@@ -1,11 +1,15 @@
 """Registration, login, token refresh and logout, under a tenant's path."""
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, status
-from fastapi.security import OAuth2PasswordRequestForm
+from fastapi import APIRouter, status
 
 from blog.auth import service
+from blog.auth.dependencies import (
+    PASSWORD_WORK,
+    LoginForm,
+    LoginLimit,
+    RefreshLimit,
+    SignupLimit,
+)
 from blog.auth.schemas import RefreshRequest, TokenPair
 from blog.database import SessionDep
 from blog.dependencies import AuthConfigDep
@@ -20,7 +24,8 @@ router = APIRouter(prefix="/auth", tags=["auth"])
 @router.post(
     "/register",
     status_code=status.HTTP_201_CREATED,
-    responses=responses(403, 404, 409, 422),
+    dependencies=[SignupLimit, PASSWORD_WORK],
+    responses=responses(403, 404, 409, 422, 429),
     summary="Sign up to this blog (role: author)",
 )
 def register(
@@ -32,11 +37,12 @@ def register(
 
 @router.post(
     "/token",
-    responses=responses(401, 404, 422),
+    dependencies=[LoginLimit, PASSWORD_WORK],
+    responses=responses(401, 404, 422, 429),
     summary="Log in with email or username and password",
 )
 def login(
-    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    form: LoginForm,
     _tenant: TenantDep,
     session: SessionDep,
     auth: AuthConfigDep,
@@ -45,7 +51,12 @@ def login(
     return service.login(session, auth=auth, login=form.username, password=form.password)
 
 
-@router.post("/refresh", responses=responses(401, 404, 422), summary="Rotate a refresh token")
+@router.post(
+    "/refresh",
+    dependencies=[RefreshLimit],
+    responses=responses(401, 404, 422, 429),
+    summary="Rotate a refresh token",
+)
 def refresh(
     data: RefreshRequest, _tenant: TenantDep, session: SessionDep, auth: AuthConfigDep
 ) -> TokenPair:

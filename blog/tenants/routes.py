@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter, status
 
-from blog.auth.dependencies import AdminUser
+from blog.auth.dependencies import PASSWORD_WORK, AdminUser, SignupLimit
 from blog.database import SessionDep
 from blog.dependencies import AuthConfigDep
 from blog.errors import responses
@@ -18,8 +18,8 @@ router = APIRouter(prefix="/api/v1/tenants", tags=["tenants"])
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
-    dependencies=[TenantSignupAllowed],
-    responses=responses(403, 409, 422),
+    dependencies=[TenantSignupAllowed, SignupLimit, PASSWORD_WORK],
+    responses=responses(403, 409, 422, 429),
     summary="Create a blog with its first owner",
 )
 def create_tenant(data: TenantCreate, session: SessionDep, auth: AuthConfigDep) -> TenantCreated:

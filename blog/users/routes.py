@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from blog.auth import service as auth_service
-from blog.auth.dependencies import AdminUser, CurrentUser
+from blog.auth.dependencies import PASSWORD_WORK, AdminUser, CurrentUser
 from blog.auth.schemas import PasswordChange
 from blog.database import SessionDep
 from blog.dependencies import AuthConfigDep
@@ -31,6 +31,7 @@ def update_me(data: UserSelfUpdate, user: CurrentUser, session: SessionDep) -> U
 @router.post(
     "/me/password",
     status_code=status.HTTP_204_NO_CONTENT,
+    dependencies=[PASSWORD_WORK],
     responses=responses(401, 404, 422),
     summary="Change your password (ends every login)",
 )
