@@ -9,7 +9,7 @@ import ast
 from pathlib import Path
 
 BLOG = Path(__file__).resolve().parent.parent / "blog"
-PLUMBING = {"database.py", "tenancy.py", "health.py", "cli.py", "testing/plugin.py"}
+PLUMBING = {"database.py", "tenancy.py", "health.py", "testing/plugin.py"}
 ESCAPES = {"text", "connect", "connection", "raw_connection", "exec_driver_sql"}
 MARKER = "# raw-sql:"
 

@@ -1,0 +1,17 @@
+"""The ``blog`` command: serve the API, migrate, and administer tenants and users."""
+
+import typer
+
+from blog.cli import db, server
+from blog.cli.db import alembic_config
+
+app = typer.Typer(
+    help="Run and administer the blog platform. Every command takes --help.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(db.app, name="db")
+app.command()(server.serve)
+app.command()(server.demo)
+
+__all__ = ["alembic_config", "app"]

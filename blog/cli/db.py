@@ -1,0 +1,95 @@
+"""``blog db``: thin wrappers over Alembic, run as the tables' owner."""
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.migration import MigrationContext
+
+from blog.cli.common import DatabaseUrl, console, database, fail, load_settings
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
+
+app = typer.Typer(
+    help="Database migrations (Alembic). Example: blog db upgrade", no_args_is_help=True
+)
+
+
+def alembic_config(database_url: str) -> Config:
+    """Alembic configured for this project, whatever the current directory."""
+    config = Config(str(PROJECT_ROOT / "alembic.ini"))
+    config.set_main_option("script_location", str(PROJECT_ROOT / "migrations"))
+    config.attributes["database_url"] = database_url
+    return config
+
+
+@app.command("upgrade")
+def upgrade(revision: str = "head", database_url: DatabaseUrl = None) -> None:
+    """Apply migrations up to REVISION (default: the newest), as the tables' owner.
+
+    On PostgreSQL, when the app connects as another role (BLOG_DATABASE_URL) than the
+    owner (BLOG_MIGRATION_DATABASE_URL), that role is granted use of the tables.
+    """
+    from blog.database import database_role, grant_app_role
+
+    settings = load_settings(database_url)
+    with database(settings.owner_database_url):
+        command.upgrade(alembic_config(settings.owner_database_url), revision)
+    if settings.owner_database_url == settings.database_url:
+        return
+    with database(settings.owner_database_url) as owner, database(settings.database_url) as app_:
+        role = database_role(app_)
+        if role and role != database_role(owner):
+            grant_app_role(owner, role)
+            console.print(f"Granted the app role [bold]{role}[/bold] use of the tables.")
+
+
+@app.command("downgrade")
+def downgrade(revision: str, database_url: DatabaseUrl = None) -> None:
+    """Revert migrations down to REVISION (e.g. -1, or base)."""
+    url = load_settings(database_url).owner_database_url
+    with database(url):
+        command.downgrade(alembic_config(url), revision)
+
+
+@app.command("current")
+def current(database_url: DatabaseUrl = None) -> None:
+    """Show the revision the database is at."""
+    url = load_settings(database_url).owner_database_url
+    with database(url):
+        command.current(alembic_config(url), verbose=True)
+
+
+@app.command("revision")
+def revision(
+    message: Annotated[str, typer.Option("-m", "--message", help="What the migration does.")],
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Autogenerate a migration from the difference between models and database."""
+    url = load_settings(database_url).owner_database_url
+    with database(url):
+        command.revision(alembic_config(url), message=message, autogenerate=True)
+
+
+@app.command("check")
+def check(database_url: DatabaseUrl = None) -> None:
+    """Fail (exit 1) when the database, migrated to head, differs from the models.
+
+    Example: blog db check --database-url sqlite:///./blog.db
+    """
+    from blog.models import metadata
+
+    url = load_settings(database_url).owner_database_url
+    with database(url) as engine, engine.connect() as connection:  # raw-sql: schema, as owner
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        if context.get_current_revision() is None:
+            fail("the database has no migrations applied; run: blog db upgrade")
+        differences = compare_metadata(context, metadata)
+    if differences:
+        for difference in differences:
+            console.print(f"  {difference}")
+        fail(f"models and migrations differ in {len(differences)} place(s)")
+    console.print("Models and migrations agree.")

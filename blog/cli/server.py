@@ -1,0 +1,73 @@
+"""``blog serve`` and ``blog demo``."""
+
+from typing import Annotated
+
+import typer
+from sqlmodel import select
+
+from blog.cli.common import DatabaseUrl, console, database, load_settings, platform_session
+
+DEMO_SLUG = "demo"
+DEMO_EMAIL = "owner@demo.example"
+DEMO_USERNAME = "demo-owner"
+DEMO_PASSWORD = "demo-password"  # noqa: S105 - printed for the local demo on purpose
+
+
+def demo(database_url: DatabaseUrl = None) -> None:
+    """Create a demo blog with an owner account, if the database has no blog yet."""
+    from blog.app import build_auth_config
+    from blog.tenants import service as tenants_service
+    from blog.tenants.models import Tenant
+    from blog.tenants.schemas import TenantCreate
+    from blog.users.schemas import UserCreate
+
+    settings = load_settings(database_url)
+    with (
+        database(settings.database_url) as engine,
+        platform_session(engine, "creating the demo blog") as session,
+    ):
+        if session.exec(select(Tenant.id).limit(1)).first() is not None:
+            console.print("Database already has blogs; no demo created.")
+            return
+        tenants_service.create_tenant(
+            session,
+            hasher=build_auth_config(settings).hasher,
+            data=TenantCreate(
+                slug=DEMO_SLUG,
+                name="Demo blog",
+                owner=UserCreate(email=DEMO_EMAIL, username=DEMO_USERNAME, password=DEMO_PASSWORD),
+            ),
+        )
+        session.commit()
+    console.print(
+        f"Created the demo blog [bold]{DEMO_SLUG}[/bold]. Log in as "
+        f"[bold]{DEMO_EMAIL}[/bold] / [bold]{DEMO_PASSWORD}[/bold]."
+    )
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    reload: Annotated[bool, typer.Option(help="Restart on code changes (development).")] = False,
+) -> None:
+    """Serve the API with uvicorn (uvloop and httptools).
+
+    Example: blog serve --host 0.0.0.0 --port 8000 --workers 4
+    """
+    import uvicorn
+
+    settings = load_settings()
+    console.print(f"API docs: http://{host}:{port}/docs")
+    uvicorn.run(
+        "blog.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        reload=reload,
+        loop="uvloop",
+        http="httptools",
+        log_level=settings.log_level.lower(),
+        server_header=False,
+    )
