@@ -2,7 +2,7 @@
 
 import typer
 
-from blog.cli import db, server
+from blog.cli import db, seed, server
 from blog.cli.db import alembic_config
 
 app = typer.Typer(
@@ -13,5 +13,6 @@ app = typer.Typer(
 app.add_typer(db.app, name="db")
 app.command()(server.serve)
 app.command()(server.demo)
+app.command("seed")(seed.seed_command)
 
 __all__ = ["alembic_config", "app"]
