@@ -87,15 +87,21 @@ class SeedProgress:
 
 # How values travel to each driver: SQLite keeps UUIDs as 32 hex digits and times as
 # naive UTC text, exactly as SQLAlchemy's types write them; psycopg takes them as they are.
+# Each id and time is encoded once, where it is made.
 _SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"
 
 
-def _sqlite_value(value: Any) -> Any:
-    if isinstance(value, uuid.UUID):
-        return value.hex
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).strftime(_SQLITE_TIME)
-    return value
+@dataclass(frozen=True, slots=True)
+class _Encoding:
+    id: Callable[[uuid.UUID], Any]
+    time: Callable[[datetime], Any]
+
+
+_NATIVE = _Encoding(id=lambda value: value, time=lambda value: value)
+_SQLITE = _Encoding(
+    id=lambda value: value.hex,
+    time=lambda value: value.astimezone(UTC).strftime(_SQLITE_TIME),
+)
 
 
 class _Writer:
@@ -106,6 +112,7 @@ class _Writer:
         self.progress = progress
         self.batch_size = batch_size
         self.sqlite = connection.dialect.name == "sqlite"
+        self.encoding = _SQLITE if self.sqlite else _NATIVE
 
     def insert(self, table: str, columns: Sequence[str], rows: Iterator[tuple[Any, ...]]) -> int:
         marker = "?" if self.sqlite else "%s"
@@ -115,8 +122,6 @@ class _Writer:
         )
         written = 0
         while batch := list(islice(rows, self.batch_size)):
-            if self.sqlite:
-                batch = [tuple(_sqlite_value(v) for v in row) for row in batch]
             self.connection.exec_driver_sql(statement, batch)  # raw-sql: bulk seeding, scoped below
             written += len(batch)
             self.progress.advance(table, len(batch))
@@ -148,27 +153,40 @@ def _markdown_body(rng: random.Random) -> str:
 
 
 class _TenantSeeder:
-    def __init__(self, plan: SeedPlan, index: int, hashed_password: str, now: datetime) -> None:
+    def __init__(
+        self,
+        plan: SeedPlan,
+        index: int,
+        hashed_password: str,
+        now: datetime,
+        encoding: _Encoding,
+    ) -> None:
         self.plan = plan
         self.slug = plan.slug(index)
         self.rng = random.Random(f"{plan.seed}:{index}")  # noqa: S311 - fake data, not secrets
         self.now = now
-        self.tenant_id = _time_ordered_id(self.rng, now)
+        self.encode = encoding
+        self.tenant_uuid = _time_ordered_id(self.rng, now)
+        self.tenant_id = encoding.id(self.tenant_uuid)
         self.hashed_password = hashed_password
-        self.user_ids: list[uuid.UUID] = []
-        self.tag_ids: list[uuid.UUID] = []
+        self.user_ids: list[Any] = []
+        self.tag_ids: list[Any] = []
+        self.published: list[tuple[Any, datetime]] = []
         # Pools make each row cheap to build; the generator picks from them.
         self.titles = [_sentence(self.rng, 3, 8) for _ in range(POOL_SIZE)]
         self.bodies = [_markdown_body(self.rng) for _ in range(POOL_SIZE)]
-        self.comments = [_sentence(self.rng, 4, 20) + "." for _ in range(POOL_SIZE)]
+        self.remarks = [_sentence(self.rng, 4, 20) + "." for _ in range(POOL_SIZE)]
 
     def tenant_row(self) -> tuple[Any, ...]:
-        return (self.tenant_id, self.slug, f"Seeded blog {self.slug}", True, self.now)
+        return (
+            self.tenant_id, self.slug, f"Seeded blog {self.slug}", True, self.encode.time(self.now)
+        )  # fmt: skip
 
     def users(self) -> Iterator[tuple[Any, ...]]:
         for number in range(self.plan.users_per_tenant):
             joined = self.now - HISTORY * self.rng.random()
-            user_id = _time_ordered_id(self.rng, joined)
+            user_id = self.encode.id(_time_ordered_id(self.rng, joined))
+            at = self.encode.time(joined)
             self.user_ids.append(user_id)
             first, last = self.rng.choice(WORDS), self.rng.choice(WORDS)
             username = f"{first}{number}"
@@ -176,49 +194,54 @@ class _TenantSeeder:
             yield (
                 self.tenant_id, user_id, f"{username}@{self.slug}.example", username,
                 username, f"{first.title()} {last.title()}", None, None, role, True,
-                self.hashed_password, joined, joined,
+                self.hashed_password, at, at,
             )  # fmt: skip
 
     def tags(self) -> Iterator[tuple[Any, ...]]:
         names = self.rng.sample(WORDS, k=min(self.plan.tags, len(WORDS)))
         for name in names:
-            tag_id = _time_ordered_id(self.rng, self.now)
+            tag_id = self.encode.id(_time_ordered_id(self.rng, self.now))
             self.tag_ids.append(tag_id)
             yield (self.tenant_id, tag_id, name)
 
     def posts_and_links(self, links: list[tuple[Any, ...]]) -> Iterator[tuple[Any, ...]]:
         """Posts; each post's tag links are appended to ``links`` as it is made."""
-        rng, pool = self.rng, range(POOL_SIZE)
+        rng, pool, encode = self.rng, range(POOL_SIZE), self.encode
+        keep_for_comments = self.plan.comments_per_post > 0
         number = 0
         for author_id in self.user_ids:
             for _ in range(self.plan.posts_per_user):
                 published_at = self.now - HISTORY * rng.random()
-                post_id = _time_ordered_id(rng, published_at)
+                post_id = encode.id(_time_ordered_id(rng, published_at))
+                at = encode.time(published_at)
                 title = self.titles[rng.choice(pool)]
                 slug = f"{title.lower().replace(' ', '-')}-{number}"
                 status = "published" if rng.random() < PUBLISHED_SHARE else "draft"
-                shown = published_at if status == "published" else None
+                shown = at if status == "published" else None
+                if keep_for_comments:
+                    self.published.append((post_id, published_at))
                 if self.tag_ids:
                     for position, tag_id in enumerate(rng.sample(self.tag_ids, rng.randint(0, 4))):
                         links.append((self.tenant_id, post_id, tag_id, position))
                 number += 1
                 yield (
                     self.tenant_id, post_id, author_id, title, slug[:100],
-                    self.comments[rng.choice(pool)], self.bodies[rng.choice(pool)], status,
-                    shown, published_at, published_at,
+                    self.remarks[rng.choice(pool)], self.bodies[rng.choice(pool)], status,
+                    shown, at, at,
                 )  # fmt: skip
 
-    def comments_for(
-        self, post_ids: Iterator[tuple[uuid.UUID, datetime]]
-    ) -> Iterator[tuple[Any, ...]]:
-        rng = self.rng
-        for post_id, published_at in post_ids:
+    def comments(self) -> Iterator[tuple[Any, ...]]:
+        """Comments on the posts made since the last call."""
+        rng, encode = self.rng, self.encode
+        for post_id, published_at in self.published:
             for _ in range(self.plan.comments_per_post):
-                at = published_at + timedelta(hours=rng.random() * 72)
+                made = published_at + timedelta(hours=rng.random() * 72)
+                at = encode.time(made)
                 yield (
-                    self.tenant_id, _time_ordered_id(rng, at), post_id,
-                    rng.choice(self.user_ids), self.comments[rng.randrange(POOL_SIZE)], at, at,
+                    self.tenant_id, encode.id(_time_ordered_id(rng, made)), post_id,
+                    rng.choice(self.user_ids), self.remarks[rng.randrange(POOL_SIZE)], at, at,
                 )  # fmt: skip
+        self.published.clear()
 
 
 COLUMNS = {
@@ -277,11 +300,11 @@ def seed(
             if on_tenant:
                 on_tenant(slug, False)
             continue
-        tenant = _TenantSeeder(plan, index, hashed_password, now)
         with engine.begin() as connection:  # raw-sql: one transaction per tenant
             writer = _Writer(connection, progress, plan.batch_size)
+            tenant = _TenantSeeder(plan, index, hashed_password, now, writer.encoding)
             writer.insert("tenants", COLUMNS["tenants"], iter([tenant.tenant_row()]))
-            _bind(connection, tenant.tenant_id)
+            _bind(connection, tenant.tenant_uuid)
             for table, rows in (("users", tenant.users()), ("tags", tenant.tags())):
                 progress.start(table, plan.users_per_tenant if table == "users" else plan.tags)
                 report.rows[table] = report.rows.get(table, 0) + writer.insert(
@@ -316,7 +339,6 @@ def _write_posts(
         )
         links.clear()
         if plan.comments_per_post:
-            made = ((row[1], row[9]) for row in batch)
             report.rows["comments"] = report.rows.get("comments", 0) + writer.insert(
-                "comments", COLUMNS["comments"], tenant.comments_for(made)
+                "comments", COLUMNS["comments"], tenant.comments()
             )
