@@ -221,7 +221,8 @@ class _TenantSeeder:
                 if keep_for_comments:
                     self.published.append((post_id, published_at))
                 if self.tag_ids:
-                    for position, tag_id in enumerate(rng.sample(self.tag_ids, rng.randint(0, 4))):
+                    count = rng.randint(0, min(4, len(self.tag_ids)))
+                    for position, tag_id in enumerate(rng.sample(self.tag_ids, count)):
                         links.append((self.tenant_id, post_id, tag_id, position))
                 number += 1
                 yield (
