@@ -10,7 +10,6 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
 
 logger = logging.getLogger(__name__)
 
@@ -120,29 +119,39 @@ async def _blog_error(_request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status_code, exc.message, exc.code, headers=exc.response_headers())
 
 
-_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
-
-
-def _allowed_methods(request: Request) -> str:
-    """Every method some route serves at the request's path, for a 405's ``Allow``."""
-    return ", ".join(
-        method
-        for method in _METHODS
-        if any(
-            route.matches({**request.scope, "method": method})[0] is Match.FULL
-            for route in request.app.router.routes
-        )
+def _path_matches(template: str, path: str) -> bool:
+    parts, segments = template.split("/"), path.split("/")
+    return len(parts) == len(segments) and all(
+        part == segment or part.startswith("{")
+        for part, segment in zip(parts, segments, strict=True)
     )
+
+
+def _allowed_methods(request: Request) -> str | None:
+    """The methods of the documented path the request's path matches, for a 405's ``Allow``.
+
+    Starlette names only the first matching route's (GET of GET and PATCH); RFC 9110 wants
+    all of them. As in OpenAPI, a literal segment wins: ``/users/me`` over ``/users/{id}``.
+    """
+    matching = [
+        (template.count("{"), operations)
+        for template, operations in request.app.openapi()["paths"].items()
+        if _path_matches(template, request.url.path)
+    ]
+    if not matching:
+        return None
+    operations = min(matching, key=lambda match: match[0])[1]
+    return ", ".join(method.upper() for method in operations)
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)  # noqa: S101
     code = _HTTP_CODES.get(exc.status_code, "http_error")
     headers = exc.headers
-    if exc.status_code == status.HTTP_405_METHOD_NOT_ALLOWED:
-        # Starlette names the methods of the first route matching the path only (GET of
-        # GET and PATCH); RFC 9110 wants all of them.
-        headers = {**(headers or {}), "Allow": _allowed_methods(request)}
+    if exc.status_code == status.HTTP_405_METHOD_NOT_ALLOWED and (
+        allowed := _allowed_methods(request)
+    ):
+        headers = {**(headers or {}), "Allow": allowed}
     return error_response(exc.status_code, str(exc.detail), code, headers=headers)
 
 

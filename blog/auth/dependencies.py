@@ -2,7 +2,7 @@
 
 import os
 from collections.abc import AsyncIterator, Callable
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, OAuth2PasswordRequestForm
@@ -52,6 +52,11 @@ def get_optional_user(
 
 
 OptionalUser = Annotated[User | None, Depends(get_optional_user)]
+
+# For routes taking an ``OptionalUser``: FastAPI documents the bearer scheme as required
+# even with ``auto_error=False``; ``openapi_extra`` lists are appended, so this makes the
+# documented requirement "the bearer token, or nothing".
+TOKEN_OPTIONAL: dict[str, Any] = {"security": [{}]}
 
 
 def require_role(minimum: Role) -> Callable[[User], User]:

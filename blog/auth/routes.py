@@ -25,7 +25,7 @@ router = APIRouter(prefix="/auth", tags=["auth"])
     "/register",
     status_code=status.HTTP_201_CREATED,
     dependencies=[SignupLimit, PASSWORD_WORK],
-    responses=responses(403, 404, 409, 422, 429),
+    responses=responses(400, 403, 404, 409, 413, 422, 429),
     summary="Sign up to this blog (role: author)",
 )
 def register(
@@ -38,7 +38,7 @@ def register(
 @router.post(
     "/token",
     dependencies=[LoginLimit, PASSWORD_WORK],
-    responses=responses(401, 404, 422, 429),
+    responses=responses(400, 401, 404, 413, 422, 429),
     summary="Log in with email or username and password",
 )
 def login(
@@ -54,7 +54,7 @@ def login(
 @router.post(
     "/refresh",
     dependencies=[RefreshLimit],
-    responses=responses(401, 404, 422, 429),
+    responses=responses(400, 401, 404, 413, 422, 429),
     summary="Rotate a refresh token",
 )
 def refresh(
@@ -66,7 +66,7 @@ def refresh(
 @router.post(
     "/logout",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=responses(404, 422),
+    responses=responses(400, 404, 413, 422),
     summary="End the login a refresh token belongs to",
 )
 def logout(data: RefreshRequest, _tenant: TenantDep, session: SessionDep) -> None:

@@ -22,10 +22,17 @@ class PasswordTooLong(ValueError):
     """Raised for passwords bcrypt cannot take; rendered as a 422."""
 
 
+class PasswordHasNul(ValueError):
+    """Raised for passwords with a NUL character, which bcrypt refuses; rendered as a 422."""
+
+
 def check_password_bytes(password: str) -> str:
-    """Refuse passwords longer than bcrypt's 72-byte limit instead of truncating them."""
+    """Refuse passwords bcrypt cannot hash: longer than 72 bytes (instead of truncating
+    them), or with a NUL character."""
     if len(password.encode("utf-8")) > MAX_PASSWORD_BYTES:
         raise PasswordTooLong(f"must be at most {MAX_PASSWORD_BYTES} bytes when UTF-8 encoded")
+    if "\x00" in password:
+        raise PasswordHasNul("must not contain NUL characters")
     return password
 
 

@@ -23,6 +23,7 @@ from blog.auth.schemas import TokenPair
 from blog.auth.security import (
     AuthConfig,
     InvalidToken,
+    PasswordHasNul,
     PasswordTooLong,
     hash_refresh_token,
     new_refresh_token,
@@ -61,6 +62,8 @@ def login(session: Session, *, auth: AuthConfig, login: str, password: str) -> T
         valid = auth.hasher.verify(password, user.hashed_password if user else None)
     except PasswordTooLong as exc:
         raise PasswordRejected() from exc
+    except PasswordHasNul as exc:
+        raise PasswordRejected("Passwords cannot contain NUL characters.") from exc
     if user is None or not valid or not user.is_active:
         raise InvalidCredentials()
     if auth.hasher.needs_rehash(user.hashed_password):

@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from blog.auth.dependencies import AuthorUser, CurrentUser, OptionalUser
+from blog.auth.dependencies import TOKEN_OPTIONAL, AuthorUser, CurrentUser, OptionalUser
 from blog.database import SessionDep
 from blog.errors import responses
 from blog.pagination import Page, PageDep
@@ -23,16 +23,23 @@ from blog.posts.schemas import (
     TagCount,
     UserWithPosts,
 )
+from blog.schemas import NoNul
 
 router = APIRouter(tags=["posts"])
 
 SearchText = Annotated[
     str | None,
     Query(max_length=200, description="Matches title, description or body, ignoring case."),
+    NoNul,
 ]
 
 
-@router.get("/posts", responses=responses(401), summary="List posts, newest first")
+@router.get(
+    "/posts",
+    responses=responses(401),
+    openapi_extra=TOKEN_OPTIONAL,
+    summary="List posts, newest first",
+)
 def list_posts(
     viewer: OptionalUser,
     session: SessionDep,
@@ -41,8 +48,8 @@ def list_posts(
         PostStatus,
         Query(description="`draft`: your own drafts (editors: everyone's); needs a token."),
     ] = PostStatus.published,
-    author: Annotated[str | None, Query(max_length=32, description="A username.")] = None,
-    tag: Annotated[str | None, Query(max_length=50)] = None,
+    author: Annotated[str | None, Query(max_length=32, description="A username."), NoNul] = None,
+    tag: Annotated[str | None, Query(max_length=50), NoNul] = None,
     q: SearchText = None,
 ) -> Page[PostSummary]:
     if status == PostStatus.draft and viewer is None:
@@ -56,26 +63,35 @@ def list_posts(
 @router.post(
     "/posts",
     status_code=status.HTTP_201_CREATED,
-    responses=responses(401, 403, 409),
+    responses=responses(400, 401, 403, 409, 413),
     summary="Write a post (authors and above)",
 )
 def create_post(data: PostCreate, author: AuthorUser, session: SessionDep) -> PostRead:
     return PostRead.model_validate(service.create_post(session, author=author, data=data))
 
 
-@router.get("/posts/by-slug/{slug}", responses=responses(401), summary="A post by its slug")
-def read_post_by_slug(slug: str, viewer: OptionalUser, session: SessionDep) -> PostRead:
+@router.get(
+    "/posts/by-slug/{slug}",
+    responses=responses(401),
+    openapi_extra=TOKEN_OPTIONAL,
+    summary="A post by its slug",
+)
+def read_post_by_slug(
+    slug: Annotated[str, NoNul], viewer: OptionalUser, session: SessionDep
+) -> PostRead:
     return PostRead.model_validate(service.get_post(session, viewer=viewer, slug=slug))
 
 
-@router.get("/posts/{post_id}", responses=responses(401), summary="A post")
+@router.get(
+    "/posts/{post_id}", responses=responses(401), openapi_extra=TOKEN_OPTIONAL, summary="A post"
+)
 def read_post(post: VisiblePost) -> PostRead:
     return PostRead.model_validate(post)
 
 
 @router.patch(
     "/posts/{post_id}",
-    responses=responses(401, 403, 409),
+    responses=responses(400, 401, 403, 409, 413),
     summary="Change a post (its author, or editors)",
 )
 def update_post(
@@ -96,7 +112,12 @@ def delete_post(post: EditablePost, session: SessionDep) -> None:
     service.delete_post(session, post=post)
 
 
-@router.get("/posts/{post_id}/comments", responses=responses(401), summary="Comments, oldest first")
+@router.get(
+    "/posts/{post_id}/comments",
+    responses=responses(401),
+    openapi_extra=TOKEN_OPTIONAL,
+    summary="Comments, oldest first",
+)
 def list_comments(post: VisiblePost, session: SessionDep, page: PageDep) -> Page[CommentRead]:
     comments, total = service.list_comments(session, post=post, params=page)
     return Page[CommentRead].of(comments, total, page)
@@ -105,7 +126,7 @@ def list_comments(post: VisiblePost, session: SessionDep, page: PageDep) -> Page
 @router.post(
     "/posts/{post_id}/comments",
     status_code=status.HTTP_201_CREATED,
-    responses=responses(401, 409),
+    responses=responses(400, 401, 409, 413),
     summary="Comment on a published post (any member)",
 )
 def add_comment(
@@ -137,6 +158,7 @@ def list_tags(session: SessionDep, page: PageDep) -> Page[TagCount]:
 @router.get(
     "/users/{user_id}/with-posts",
     responses=responses(401),
+    openapi_extra=TOKEN_OPTIONAL,
     summary="A public profile with the user's posts",
 )
 def read_user_with_posts(

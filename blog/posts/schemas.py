@@ -15,7 +15,7 @@ from blog.posts.models import (
     TITLE_MAX_LENGTH,
     PostStatus,
 )
-from blog.schemas import InputModel, NotNull, lower_text, strip_text
+from blog.schemas import InputModel, Omittable, lower_text, strip_text
 from blog.users.schemas import UserPublic
 
 
@@ -64,11 +64,11 @@ class PostCreate(InputModel):
 class PostUpdate(InputModel):
     """Omitted fields are kept; ``tags`` replaces the list when given (``[]`` clears it)."""
 
-    title: Annotated[Title | None, NotNull] = None
-    body: Annotated[Body | None, NotNull] = None
-    description: Annotated[Description | None, NotNull] = None
-    tags: Annotated[TagList | None, NotNull] = None
-    status: Annotated[PostStatus | None, NotNull] = None
+    title: Omittable[Title] = None
+    body: Omittable[Body] = None
+    description: Omittable[Description] = None
+    tags: Omittable[TagList] = None
+    status: Omittable[PostStatus] = None
 
 
 class _PostFields(BaseModel):

@@ -4,6 +4,7 @@ from fastapi import Depends, Path
 
 from blog.database import SessionDep
 from blog.dependencies import SettingsDep
+from blog.schemas import NoNul
 from blog.tenancy import bind_tenant
 from blog.tenants import service
 from blog.tenants.exceptions import TenantSignupClosed
@@ -12,7 +13,9 @@ from blog.tenants.models import SLUG_MAX_LENGTH, Tenant
 
 def get_tenant(
     tenant: Annotated[
-        str, Path(max_length=SLUG_MAX_LENGTH, description="The tenant's slug.", examples=["demo"])
+        str,
+        Path(max_length=SLUG_MAX_LENGTH, description="The tenant's slug.", examples=["demo"]),
+        NoNul,
     ],
     session: SessionDep,
 ) -> Tenant:

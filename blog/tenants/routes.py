@@ -19,7 +19,7 @@ router = APIRouter(prefix="/api/v1/tenants", tags=["tenants"])
     "",
     status_code=status.HTTP_201_CREATED,
     dependencies=[TenantSignupAllowed, SignupLimit, PASSWORD_WORK],
-    responses=responses(403, 409, 422, 429),
+    responses=responses(400, 403, 409, 413, 422, 429),
     summary="Create a blog with its first owner",
 )
 def create_tenant(data: TenantCreate, session: SessionDep, auth: AuthConfigDep) -> TenantCreated:
@@ -36,7 +36,7 @@ def read_tenant(tenant: TenantDep) -> TenantPublic:
 
 @router.patch(
     "/{tenant}",
-    responses=responses(401, 403, 404, 422),
+    responses=responses(400, 401, 403, 404, 413, 422),
     summary="Change a blog's name or registration (admins)",
 )
 def update_tenant(

@@ -3,16 +3,14 @@
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool
 
-from blog.schemas import InputModel, strip_text
+from blog.schemas import InputModel, lower_text, strip_text
 from blog.tenants.models import NAME_MAX_LENGTH, SLUG_MAX_LENGTH, SLUG_PATTERN
 from blog.users.schemas import UserCreate, UserRead
 
 TenantSlug = Annotated[
     str,
-    BeforeValidator(strip_text),
-    BeforeValidator(lambda value: value.lower() if isinstance(value, str) else value),
     Field(
         min_length=3,
         max_length=SLUG_MAX_LENGTH,
@@ -20,6 +18,7 @@ TenantSlug = Annotated[
         description="URL-safe: lower-case letters, digits and inner hyphens, 3-63 characters.",
         examples=["acme"],
     ),
+    BeforeValidator(lower_text),
 ]
 TenantName = Annotated[
     str,
@@ -36,7 +35,7 @@ class TenantCreate(InputModel):
 
 class TenantUpdate(InputModel):
     name: TenantName | None = None
-    registration_open: bool | None = None
+    registration_open: StrictBool | None = None  # not 0, 1 or "yes": the schema says boolean
 
 
 class TenantPublic(BaseModel):

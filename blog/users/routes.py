@@ -11,6 +11,7 @@ from blog.database import SessionDep
 from blog.dependencies import AuthConfigDep
 from blog.errors import responses
 from blog.pagination import Page, PageDep
+from blog.schemas import NoNul
 from blog.users import service
 from blog.users.dependencies import PathUser
 from blog.users.schemas import UserAdminUpdate, UserPublic, UserRead, UserSelfUpdate
@@ -23,7 +24,9 @@ def read_me(user: CurrentUser) -> UserRead:
     return UserRead.model_validate(user)
 
 
-@router.patch("/me", responses=responses(401, 404, 409, 422), summary="Update your profile")
+@router.patch(
+    "/me", responses=responses(400, 401, 404, 409, 413, 422), summary="Update your profile"
+)
 def update_me(data: UserSelfUpdate, user: CurrentUser, session: SessionDep) -> UserRead:
     return UserRead.model_validate(service.update_profile(session, user=user, data=data))
 
@@ -32,7 +35,7 @@ def update_me(data: UserSelfUpdate, user: CurrentUser, session: SessionDep) -> U
     "/me/password",
     status_code=status.HTTP_204_NO_CONTENT,
     dependencies=[PASSWORD_WORK],
-    responses=responses(401, 404, 422),
+    responses=responses(400, 401, 404, 413, 422),
     summary="Change your password (ends every login)",
 )
 def change_password(
@@ -47,13 +50,26 @@ def change_password(
     )
 
 
+@router.delete(
+    "/me",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=responses(401, 404, 409),
+    summary="Delete your own account",
+)
+def delete_me(user: CurrentUser, session: SessionDep) -> None:
+    """Your comments and logins go; your posts stay, without an author."""
+    service.delete_user(session, actor=user, target=user)
+
+
 @router.get("", responses=responses(401, 403, 404, 422), summary="List accounts (admins)")
 def list_users(
     _admin: AdminUser,
     session: SessionDep,
     page: PageDep,
     q: Annotated[
-        str | None, Query(max_length=100, description="Matches name, username or email.")
+        str | None,
+        Query(max_length=100, description="Matches name, username or email."),
+        NoNul,
     ] = None,
 ) -> Page[UserRead]:
     users, total = service.list_users(session, params=page, q=q)
@@ -67,7 +83,7 @@ def read_user(user: PathUser) -> UserPublic:
 
 @router.patch(
     "/{user_id}",
-    responses=responses(401, 403, 404, 409, 422),
+    responses=responses(400, 401, 403, 404, 409, 413, 422),
     summary="Change a role or deactivate an account (admins)",
 )
 def admin_update_user(

@@ -4,10 +4,10 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, EmailStr, Field, StrictBool
 
 from blog.auth.schemas import Password
-from blog.schemas import InputModel, NotNull, lower_text, strip_text
+from blog.schemas import InputModel, Omittable, lower_text, strip_text
 from blog.users.models import (
     BIO_MAX_LENGTH,
     IMAGE_URL_MAX_LENGTH,
@@ -20,7 +20,6 @@ USERNAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$"
 
 Username = Annotated[
     str,
-    BeforeValidator(strip_text),
     Field(
         min_length=1,
         max_length=USERNAME_MAX_LENGTH,
@@ -28,13 +27,14 @@ Username = Annotated[
         description="Letters, digits, '_', '.', '-'; unique per blog ignoring case.",
         examples=["jane_doe"],
     ),
+    BeforeValidator(strip_text),
 ]
 # Lower-cased before validation, so the length limit applies to the stored form.
 Email = Annotated[EmailStr, BeforeValidator(lower_text), Field(examples=["jane@example.com"])]
 Name = Annotated[str, BeforeValidator(strip_text), Field(max_length=NAME_MAX_LENGTH)]
 Bio = Annotated[str, Field(max_length=BIO_MAX_LENGTH)]
 ImageUrl = Annotated[
-    str, BeforeValidator(strip_text), Field(max_length=IMAGE_URL_MAX_LENGTH, pattern=r"^https?://")
+    str, Field(max_length=IMAGE_URL_MAX_LENGTH, pattern=r"^https?://"), BeforeValidator(strip_text)
 ]
 
 
@@ -48,8 +48,8 @@ class UserCreate(InputModel):
 class UserSelfUpdate(InputModel):
     """Fields a user may change on their own account; omitted fields are kept."""
 
-    email: Annotated[Email | None, NotNull] = None
-    username: Annotated[Username | None, NotNull] = None
+    email: Omittable[Email] = None
+    username: Omittable[Username] = None
     name: Name | None = None
     bio: Bio | None = None
     image: ImageUrl | None = None
@@ -58,8 +58,8 @@ class UserSelfUpdate(InputModel):
 class UserAdminUpdate(InputModel):
     """What an admin may change on another account."""
 
-    role: Annotated[Role | None, NotNull] = None
-    is_active: Annotated[bool | None, NotNull] = None
+    role: Omittable[Role] = None
+    is_active: Omittable[StrictBool] = None  # not 0, 1 or "yes": the schema says boolean
 
 
 class UserPublic(BaseModel):

@@ -83,6 +83,8 @@ def get_user(session: Session, *, user_id: uuid.UUID) -> User:
 def find_by_login(session: Session, *, login: str) -> User | None:
     """The user whose email or username is ``login`` (case-insensitive)."""
     key = login.strip().lower()
+    if "\x00" in key:
+        return None  # no account has one, and PostgreSQL refuses it in a query
     column = User.email if "@" in key else User.username_key
     return session.exec(select(User).where(col(column) == key)).first()
 
