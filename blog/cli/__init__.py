@@ -2,7 +2,7 @@
 
 import typer
 
-from blog.cli import db, seed, server
+from blog.cli import db, seed, server, tenants, transfer, users
 from blog.cli.db import alembic_config
 
 app = typer.Typer(
@@ -11,6 +11,10 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(db.app, name="db")
+app.add_typer(tenants.app, name="tenants")
+app.add_typer(users.app, name="users")
+app.command("export")(transfer.export)
+app.command("import")(transfer.import_)
 app.command()(server.serve)
 app.command()(server.demo)
 app.command("seed")(seed.seed_command)

@@ -1,9 +1,11 @@
-"""Creating and finding tenants."""
+"""Creating, finding and deleting tenants."""
 
-from sqlmodel import Session, col, select
+import sqlalchemy as sa
+from sqlmodel import Session, SQLModel, col, select
 
 from blog.auth.security import PasswordHasher
-from blog.tenancy import bind_tenant
+from blog.posts.models import Post
+from blog.tenancy import bind_tenant, tenant_models
 from blog.tenants.exceptions import TenantNotFound, TenantSlugTaken
 from blog.tenants.models import Tenant
 from blog.tenants.schemas import TenantCreate, TenantUpdate
@@ -39,3 +41,43 @@ def update_tenant(session: Session, *, tenant: Tenant, data: TenantUpdate) -> Te
     session.add(tenant)
     session.flush()
     return tenant
+
+
+def row_counts(session: Session) -> dict[str, int]:
+    """Rows per tenant-owned table (in foreign-key order), in the session's tenant."""
+    models = {str(model.__tablename__): model for model in tenant_models()}
+    return {
+        table.name: session.exec(select(sa.func.count()).select_from(models[table.name])).one()
+        for table in SQLModel.metadata.sorted_tables
+        if table.name in models
+    }
+
+
+def list_with_counts(session: Session) -> list[tuple[Tenant, int, int]]:
+    """Every blog with its numbers of users and posts, by slug (platform work: the session
+    must be in ``cross_tenant``)."""
+
+    def count(model: type[User] | type[Post]) -> sa.ScalarSelect[int]:
+        return (
+            select(sa.func.count())
+            .where(col(model.tenant_id) == col(Tenant.id))
+            .correlate(Tenant)
+            .scalar_subquery()
+        )
+
+    rows = session.exec(select(Tenant, count(User), count(Post)).order_by(col(Tenant.slug)))
+    return [(tenant, users, posts) for tenant, users, posts in rows]
+
+
+def delete_tenant(session: Session, *, tenant: Tenant) -> dict[str, int]:
+    """Delete a blog and everything in it; returns the rows removed, per table.
+
+    The database does the removing: every tenant-owned table's foreign key to
+    ``tenants`` cascades. The session is bound to the tenant, so the counts (and
+    nothing else) cover exactly its rows.
+    """
+    bind_tenant(session, tenant.id)
+    removed = {"tenants": 1, **row_counts(session)}
+    session.delete(tenant)
+    session.flush()
+    return removed

@@ -145,10 +145,16 @@ def _ensure_other_owner_remains(session: Session, *, target: User) -> None:
 def admin_update(session: Session, *, actor: User, target: User, data: UserAdminUpdate) -> User:
     """Change another account's role or active flag, within the role rules."""
     _ensure_can_manage(actor, target)
+    if data.role == Role.owner and actor.role != Role.owner:
+        raise RoleForbidden("Only owners can make owners.")
+    return update_account(session, target=target, data=data)
+
+
+def update_account(session: Session, *, target: User, data: UserAdminUpdate) -> User:
+    """Change an account's role or active flag under the one rule that binds everyone,
+    the platform's operator included: a blog keeps at least one active owner."""
     changes = data.model_dump(exclude_unset=True)
     new_role = changes.get("role")
-    if new_role == Role.owner and actor.role != Role.owner:
-        raise RoleForbidden("Only owners can make owners.")
     demoted = new_role is not None and new_role != Role.owner
     if demoted or changes.get("is_active") is False:
         _ensure_other_owner_remains(session, target=target)
@@ -170,4 +176,13 @@ def delete_user(session: Session, *, actor: User, target: User) -> None:
     _ensure_other_owner_remains(session, target=target)
     posts_service.detach_author(session, user=target)
     session.delete(target)
+    session.flush()
+
+
+def set_password(session: Session, *, user: User, hasher: PasswordHasher, password: str) -> None:
+    """Replace a password without knowing the old one (an operator's reset). The caller
+    ends the user's logins (``blog.auth.service.revoke_all``)."""
+    user.hashed_password = hasher.hash(password)
+    user.updated_at = utcnow()
+    session.add(user)
     session.flush()
