@@ -27,8 +27,16 @@ import typer
 from pydantic import AwareDatetime, BaseModel, ConfigDict, TypeAdapter, ValidationError
 from sqlmodel import Session, col, select
 
-from blog.cli.common import DatabaseUrl, console, database, err_console, load_settings
-from blog.cli.tenants import clean_errors, refuse, tenant_session
+from blog.cli.common import (
+    DatabaseUrl,
+    clean_errors,
+    console,
+    database,
+    err_console,
+    fail,
+    load_settings,
+    tenant_session,
+)
 from blog.database import new_session, utcnow, uuid7
 from blog.errors import InvalidInput
 from blog.models import metadata
@@ -257,7 +265,7 @@ def export(
     try:
         output.write_text(text, encoding="utf-8")
     except OSError as exc:
-        refuse(f"cannot write {output}: {exc.strerror or exc}")
+        fail(f"cannot write {output}: {exc.strerror or exc}")
     console.print(message)
 
 
@@ -286,7 +294,7 @@ def import_(
         try:
             text = sys.stdin.buffer.read() if str(file) == "-" else file.read_bytes()
         except OSError as exc:
-            refuse(f"cannot read {file}: {exc.strerror or exc}")
+            fail(f"cannot read {file}: {exc.strerror or exc}")
         data = parse_export(text)
     with (
         clean_errors(),

@@ -12,14 +12,17 @@ from rich.markup import escape
 from sqlmodel import Session
 
 from blog.auth import service as auth_service
-from blog.cli.common import DatabaseUrl, console, database, load_settings
-from blog.cli.tenants import (
+from blog.cli.common import (
+    DatabaseUrl,
     PasswordStdin,
     check_password,
     clean_errors,
+    console,
+    database,
+    fail,
+    load_settings,
     password_hasher,
     read_password,
-    refuse,
     tenant_session,
 )
 from blog.tenants.models import Tenant
@@ -39,7 +42,7 @@ Login = Annotated[str, typer.Argument(metavar="USER", help="The account's email 
 def _find(session: Session, tenant: Tenant, login: str) -> User:
     user = users_service.find_by_login(session, login=login)
     if user is None:
-        refuse(f"no user {login!r} in the blog {tenant.slug!r}")
+        fail(f"no user {login!r} in the blog {tenant.slug!r}")
     return user
 
 
