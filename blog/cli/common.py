@@ -169,3 +169,14 @@ def check_password(password: str) -> str:
 
 def password_hasher(settings: Settings) -> PasswordHasher:
     return PasswordHasher(rounds=settings.bcrypt_rounds)
+
+
+@contextmanager
+def tenant_command(settings: Settings, slug: str) -> Iterator[tuple[Session, Tenant]]:
+    """One admin command's work on one blog: clean errors, an engine, a bound session."""
+    with (
+        clean_errors(),
+        database(settings.database_url) as engine,
+        tenant_session(engine, slug) as bound,
+    ):
+        yield bound

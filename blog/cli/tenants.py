@@ -20,7 +20,7 @@ from blog.cli.common import (
     password_hasher,
     platform_session,
     read_password,
-    tenant_session,
+    tenant_command,
 )
 from blog.database import new_session
 from blog.tenants import service as tenants_service
@@ -127,11 +127,7 @@ def show(
     Example: blog tenants show acme
     """
     settings = load_settings(database_url)
-    with (
-        clean_errors(),
-        database(settings.database_url) as engine,
-        tenant_session(engine, slug) as (session, tenant),
-    ):
+    with tenant_command(settings, slug) as (session, tenant):
         counts = tenants_service.row_counts(session)
     table = Table(show_header=False, box=None)
     table.add_row("slug", tenant.slug)
@@ -159,11 +155,7 @@ def delete(
     Example: blog tenants delete acme --yes
     """
     settings = load_settings(database_url)
-    with (
-        clean_errors(),
-        database(settings.database_url) as engine,
-        tenant_session(engine, slug) as (session, tenant),
-    ):
+    with tenant_command(settings, slug) as (session, tenant):
         if not yes:
             counts = tenants_service.row_counts(session)
             err_console.print(_removal_table(f"Would remove from {tenant.slug}", counts))

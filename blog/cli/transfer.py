@@ -35,7 +35,7 @@ from blog.cli.common import (
     err_console,
     fail,
     load_settings,
-    tenant_session,
+    tenant_command,
 )
 from blog.database import new_session, utcnow, uuid7
 from blog.errors import InvalidInput
@@ -244,12 +244,8 @@ def export(
     Example: blog export acme --output acme.json
     """
     settings = load_settings(database_url)
-    with (
-        clean_errors(),
-        database(settings.database_url) as engine,
-        tenant_session(engine, slug) as (session, tenant),
-    ):
-        if engine.dialect.name == "postgresql":
+    with tenant_command(settings, slug) as (session, tenant):
+        if session.get_bind().dialect.name == "postgresql":
             # Every table from one snapshot, so a blog in use exports consistently.
             session.commit()
             session.connection(  # raw-sql: only sets the isolation level; the ORM reads

@@ -18,12 +18,11 @@ from blog.cli.common import (
     check_password,
     clean_errors,
     console,
-    database,
     fail,
     load_settings,
     password_hasher,
     read_password,
-    tenant_session,
+    tenant_command,
 )
 from blog.tenants.models import Tenant
 from blog.users import service as users_service
@@ -74,11 +73,7 @@ def create(
             username=username,
             password=read_password(given=password, from_stdin=password_stdin, prompt="Password"),
         )
-    with (
-        clean_errors(),
-        database(settings.database_url) as engine,
-        tenant_session(engine, tenant_slug) as (session, tenant),
-    ):
+    with tenant_command(settings, tenant_slug) as (session, tenant):
         user = users_service.create_user(
             session, tenant=tenant, hasher=password_hasher(settings), data=data, role=role
         )
@@ -101,11 +96,7 @@ def set_role(
     Example: blog users set-role --tenant acme ann@acme.example editor
     """
     settings = load_settings(database_url)
-    with (
-        clean_errors(),
-        database(settings.database_url) as engine,
-        tenant_session(engine, tenant_slug) as (session, tenant),
-    ):
+    with tenant_command(settings, tenant_slug) as (session, tenant):
         user = _find(session, tenant, login)
         previous = user.role
         if role != previous:
@@ -128,11 +119,7 @@ def deactivate(
     Example: blog users deactivate --tenant acme ann
     """
     settings = load_settings(database_url)
-    with (
-        clean_errors(),
-        database(settings.database_url) as engine,
-        tenant_session(engine, tenant_slug) as (session, tenant),
-    ):
+    with tenant_command(settings, tenant_slug) as (session, tenant):
         user = _find(session, tenant, login)
         users_service.update_account(session, target=user, data=UserAdminUpdate(is_active=False))
         auth_service.revoke_all(session, user=user)
@@ -155,11 +142,7 @@ def reset_password(
     --password-stdin
     """
     settings = load_settings(database_url)
-    with (
-        clean_errors(),
-        database(settings.database_url) as engine,
-        tenant_session(engine, tenant_slug) as (session, tenant),
-    ):
+    with tenant_command(settings, tenant_slug) as (session, tenant):
         user = _find(session, tenant, login)
         session.commit()  # hold no transaction open while a person types
         password = check_password(
