@@ -9,6 +9,8 @@ from typing import Annotated, Any
 
 import sqlalchemy as sa
 from fastapi import Depends, Request
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlmodel import Session, SQLModel
@@ -217,3 +219,15 @@ def rls_escape_reasons(engine: Engine) -> list[str]:
         ).one()
     reasons = ["is a superuser", "has BYPASSRLS", "owns the tables"]
     return [reason for reason, applies in zip(reasons, row, strict=True) if applies]
+
+
+def insert_ignoring_conflicts(
+    session: Session, model: type[SQLModel], rows: list[dict[str, Any]], *, key: list[str]
+) -> None:
+    """``INSERT … ON CONFLICT (key) DO NOTHING``: idempotent, and safe against a concurrent
+    insert of the same row (the loser waits, then does nothing)."""
+    if not rows:
+        return
+    table = model.__table__  # type: ignore[attr-defined]
+    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    session.execute(insert(table).values(rows).on_conflict_do_nothing(index_elements=key))

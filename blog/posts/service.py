@@ -11,11 +11,10 @@ from typing import Any
 
 import sqlalchemy as sa
 from slugify import slugify
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import selectinload
 from sqlmodel import Session, col, select
 
-from blog.database import utcnow, uuid7
+from blog.database import insert_ignoring_conflicts, utcnow, uuid7
 from blog.pagination import PageParams, fetch_page
 from blog.posts.exceptions import (
     CommentNotFound,
@@ -178,12 +177,11 @@ def _upsert_tags(session: Session, names: list[str]) -> dict[str, uuid.UUID]:
     missing = [name for name in names if name not in found]
     if missing:
         tenant_id = bound_tenant(session)
-        dialect = session.get_bind().dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        session.execute(
-            insert(Tag.__table__)  # type: ignore[attr-defined]
-            .values([{"tenant_id": tenant_id, "id": uuid7(), "name": name} for name in missing])
-            .on_conflict_do_nothing(index_elements=["tenant_id", "name"])
+        insert_ignoring_conflicts(
+            session,
+            Tag,
+            [{"tenant_id": tenant_id, "id": uuid7(), "name": name} for name in missing],
+            key=["tenant_id", "name"],
         )
         found = existing()
     return found
