@@ -3,15 +3,17 @@
 from sqlmodel import SQLModel
 
 from blog.auth.models import RefreshToken
-from blog.posts.models import Comment, Post, PostTag, Tag
+from blog.posts.models import Comment, Favorite, Post, PostTag, Tag
 from blog.ratelimit import RateLimitHit
 from blog.tenants.models import Tenant
-from blog.users.models import User
+from blog.users.models import Follow, User
 
 metadata = SQLModel.metadata
 
 __all__ = [
     "Comment",
+    "Favorite",
+    "Follow",
     "Post",
     "PostTag",
     "RateLimitHit",

@@ -3,6 +3,8 @@
 from blog.testing.factories import (
     DEFAULT_PASSWORD,
     CommentFactory,
+    FavoriteFactory,
+    FollowFactory,
     PostFactory,
     TagFactory,
     TenantFactory,
@@ -13,6 +15,8 @@ from blog.testing.factories import (
 __all__ = [
     "DEFAULT_PASSWORD",
     "CommentFactory",
+    "FavoriteFactory",
+    "FollowFactory",
     "PostFactory",
     "TagFactory",
     "TenantFactory",

@@ -174,6 +174,12 @@ ACCOUNT_SELF_OR_ADMIN = Policy(
         Case("owner", OK, target=Role.owner),
     ),
 )
+FOLLOWER = Policy(
+    "any member, on another member (following yourself: 422)",
+    "required",
+    caller="reader",
+    cases=(*allowed(*MEMBERS), Case("self", 422)),
+)
 OWN_ACCOUNT_REMOVAL = Policy(
     "any member, on their own account; never the last owner",
     "required",
@@ -229,6 +235,11 @@ ROUTE_POLICY: Final[dict[str, Policy]] = {
     "POST /api/v1/tenants/{tenant}/posts/{post_id}/comments": MEMBER,
     "DELETE /api/v1/tenants/{tenant}/posts/{post_id}/comments/{comment_id}": COMMENT_MODERATOR,
     "GET /api/v1/tenants/{tenant}/tags": ANYONE,
+    "GET /api/v1/tenants/{tenant}/feed": MEMBER,
+    "POST /api/v1/tenants/{tenant}/users/{user_id}/follow": FOLLOWER,
+    "DELETE /api/v1/tenants/{tenant}/users/{user_id}/follow": MEMBER,
+    "POST /api/v1/tenants/{tenant}/posts/{post_id}/favorite": MEMBER,
+    "DELETE /api/v1/tenants/{tenant}/posts/{post_id}/favorite": MEMBER,
 }
 
 

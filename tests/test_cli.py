@@ -24,12 +24,14 @@ from blog.database import create_db_engine, new_session, utcnow
 from blog.models import metadata
 from blog.posts.models import PostStatus
 from blog.settings import get_settings
-from blog.tenancy import cross_tenant
+from blog.tenancy import cross_tenant, tenant_models
 from blog.tenants.models import Tenant
 from blog.users.models import Role, User
 from tests.factories import (
     DEFAULT_PASSWORD,
     CommentFactory,
+    FavoriteFactory,
+    FollowFactory,
     PostFactory,
     TenantFactory,
     UserFactory,
@@ -38,7 +40,16 @@ from tests.factories import (
 
 Blog = Callable[..., Result]
 
-TENANT_TABLES = ("users", "refresh_tokens", "tags", "posts", "post_tags", "comments")
+TENANT_TABLES = (
+    "users",
+    "refresh_tokens",
+    "tags",
+    "posts",
+    "post_tags",
+    "comments",
+    "follows",
+    "favorites",
+)
 LONG_PASSWORD = "é" * 37  # 37 characters, 74 bytes in UTF-8: over bcrypt's 72
 
 
@@ -125,7 +136,8 @@ def add_login(session: Session, user: User) -> None:
 
 def populate(session: Session, tenant: Tenant) -> dict[str, User]:
     """A small blog using every column: owner, inactive editor with a profile, posts with
-    ordered tags, a draft, a post whose author is gone, comments, and a login."""
+    ordered tags, a draft, a post whose author is gone, comments, a follow, a favorite,
+    and a login."""
     owner = UserFactory(tenant=tenant, role=Role.owner, username="Owner")
     editor = UserFactory(
         tenant=tenant,
@@ -142,6 +154,8 @@ def populate(session: Session, tenant: Tenant) -> dict[str, User]:
     session.commit()
     CommentFactory(post=post, author=editor)
     CommentFactory(post=post)
+    FollowFactory(follower=editor, followed=owner)
+    FavoriteFactory(post=post, user=editor)
     add_login(session, owner)
     return {"owner": owner, "editor": editor}
 
@@ -374,6 +388,8 @@ def test_tenants_delete_removes_that_blog_and_nothing_else(
         "posts": "3",
         "post_tags": "4",
         "comments": "2",
+        "follows": "1",
+        "favorites": "1",
     }
     assert all(count(owner_engine, table, tenant.id) == 0 for table in TENANT_TABLES)
     assert count(owner_engine, "tenants") == 1
@@ -634,7 +650,9 @@ def test_the_export_format_covers_every_column_but_tenant_id() -> None:
     assert set(TenantRow.model_fields) == set(metadata.tables["tenants"].columns.keys())
     for name, _model, row in TABLES:
         assert set(row.model_fields) == set(metadata.tables[name].columns.keys()) - {"tenant_id"}
-    assert "refresh_tokens" not in {name for name, _, _ in TABLES}
+    exported = {name for name, _, _ in TABLES}
+    owned = {str(model.__tablename__) for model in tenant_models()}
+    assert exported == owned - {"refresh_tokens"}, "a tenant-owned table is not exported"
 
 
 def test_export_holds_one_blog_whole_and_nothing_of_another(
@@ -647,13 +665,8 @@ def test_export_holds_one_blog_whole_and_nothing_of_another(
 
     assert (data["format"], data["version"]) == ("blog-tenant-export", 1)
     assert data["tenant"]["id"] == str(tenant.id)
-    assert [len(data[name]) for name in ("users", "tags", "posts", "post_tags", "comments")] == [
-        3,
-        3,
-        3,
-        4,
-        2,
-    ]
+    tables = ("users", "tags", "posts", "post_tags", "comments", "follows", "favorites")
+    assert [len(data[name]) for name in tables] == [3, 3, 3, 4, 2, 1, 1]
     assert "refresh_tokens" not in data
     owner = next(row for row in data["users"] if row["id"] == str(people["owner"].id))
     assert owner["hashed_password"] == people["owner"].hashed_password

@@ -39,6 +39,8 @@ POST_KEYS = {
     "created_at",
     "updated_at",
     "author",
+    "favorites_count",
+    "favorited",
 }
 UNKNOWN_ID = "00000000-0000-7000-8000-000000000000"
 

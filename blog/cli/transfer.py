@@ -4,7 +4,7 @@ The file is JSON::
 
     {"format": "blog-tenant-export", "version": 1, "exported_at": "…Z",
      "tenant": {...}, "users": [...], "tags": [...], "posts": [...],
-     "post_tags": [...], "comments": [...]}
+     "post_tags": [...], "comments": [...], "follows": [...], "favorites": [...]}
 
 Rows carry every column except ``tenant_id`` (implied by the file); ids are UUID
 strings, times ISO 8601 with a time zone. Users keep their password hashes, so they
@@ -40,12 +40,12 @@ from blog.cli.common import (
 from blog.database import new_session, utcnow, uuid7
 from blog.errors import InvalidInput
 from blog.models import metadata
-from blog.posts.models import Comment, Post, PostStatus, PostTag, Tag
+from blog.posts.models import Comment, Favorite, Post, PostStatus, PostTag, Tag
 from blog.tenancy import TenantScoped, bind_tenant
 from blog.tenants.exceptions import TenantSlugTaken
 from blog.tenants.models import Tenant
 from blog.tenants.schemas import TenantSlug
-from blog.users.models import Role, User
+from blog.users.models import Follow, Role, User
 
 FORMAT = "blog-tenant-export"
 VERSION = 1
@@ -119,6 +119,18 @@ class CommentRow(_Row):
     updated_at: AwareDatetime
 
 
+class FollowRow(_Row):
+    follower_id: UUID
+    followed_id: UUID
+    created_at: AwareDatetime
+
+
+class FavoriteRow(_Row):
+    user_id: UUID
+    post_id: UUID
+    created_at: AwareDatetime
+
+
 class TenantExport(BaseModel):
     """The whole file."""
 
@@ -133,6 +145,8 @@ class TenantExport(BaseModel):
     posts: list[PostRow]
     post_tags: list[PostTagRow]
     comments: list[CommentRow]
+    follows: list[FollowRow]
+    favorites: list[FavoriteRow]
 
 
 # The exported tables in foreign-key order (the order of inserting), with their row shapes.
@@ -142,6 +156,8 @@ TABLES: tuple[tuple[str, type[TenantScoped], type[_Row]], ...] = (
     ("posts", Post, PostRow),
     ("post_tags", PostTag, PostTagRow),
     ("comments", Comment, CommentRow),
+    ("follows", Follow, FollowRow),
+    ("favorites", Favorite, FavoriteRow),
 )
 
 _SLUG = TypeAdapter(TenantSlug)

@@ -148,3 +148,22 @@ class Comment(TenantScoped, table=True):
             foreign_keys="[Comment.tenant_id, Comment.author_id]",
         )
     )
+
+
+class Favorite(TenantScoped, table=True):
+    """A member's favorite post; goes with the post and with the member's account."""
+
+    __tablename__ = "favorites"
+    __table_args__ = (
+        sa.ForeignKeyConstraint(
+            ["tenant_id", "user_id"], ["users.tenant_id", "users.id"], ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["tenant_id", "post_id"], ["posts.tenant_id", "posts.id"], ondelete="CASCADE"
+        ),
+        sa.Index(None, "tenant_id", "post_id"),
+    )
+
+    user_id: uuid.UUID = Field(primary_key=True)
+    post_id: uuid.UUID = Field(primary_key=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

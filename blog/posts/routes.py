@@ -1,9 +1,11 @@
 """Posts, comments and tags, under a tenant's path."""
 
 import uuid
-from typing import Annotated
+from collections.abc import Sequence
+from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Query, status
+from sqlmodel import Session
 
 from blog.auth.dependencies import TOKEN_OPTIONAL, AuthorUser, CurrentUser, OptionalUser
 from blog.database import SessionDep
@@ -12,7 +14,7 @@ from blog.pagination import Page, PageDep
 from blog.posts import service
 from blog.posts.dependencies import EditablePost, PathComment, VisiblePost
 from blog.posts.exceptions import DraftsNeedLogin
-from blog.posts.models import PostStatus
+from blog.posts.models import Post, PostStatus
 from blog.posts.schemas import (
     CommentCreate,
     CommentRead,
@@ -24,8 +26,29 @@ from blog.posts.schemas import (
     UserWithPosts,
 )
 from blog.schemas import NoNul
+from blog.users.models import User
 
 router = APIRouter(tags=["posts"])
+
+Summary = TypeVar("Summary", bound=PostSummary)
+
+
+def _marked(
+    session: Session, posts: Sequence[Post], viewer: User | None, schema: type[Summary]
+) -> list[Summary]:
+    """Posts as ``schema``, with favorite counts and the caller's own marks."""
+    marks = service.favorite_marks(session, posts=posts, viewer=viewer)
+    return [
+        schema.model_validate(post).model_copy(
+            update={"favorites_count": marks[post.id][0], "favorited": marks[post.id][1]}
+        )
+        for post in posts
+    ]
+
+
+def _read(session: Session, post: Post, viewer: User | None) -> PostRead:
+    return _marked(session, [post], viewer, PostRead)[0]
+
 
 SearchText = Annotated[
     str | None,
@@ -51,13 +74,23 @@ def list_posts(
     author: Annotated[str | None, Query(max_length=32, description="A username."), NoNul] = None,
     tag: Annotated[str | None, Query(max_length=50), NoNul] = None,
     q: SearchText = None,
+    favorited: Annotated[
+        str | None, Query(max_length=32, description="Favorited by this username."), NoNul
+    ] = None,
 ) -> Page[PostSummary]:
     if status == PostStatus.draft and viewer is None:
         raise DraftsNeedLogin()
     posts, total = service.list_posts(
-        session, viewer=viewer, params=page, status=status, author=author, tag=tag, q=q
+        session,
+        viewer=viewer,
+        params=page,
+        status=status,
+        author=author,
+        tag=tag,
+        q=q,
+        favorited_by=favorited,
     )
-    return Page[PostSummary].of(posts, total, page)
+    return Page[PostSummary].of(_marked(session, posts, viewer, PostSummary), total, page)
 
 
 @router.post(
@@ -67,7 +100,7 @@ def list_posts(
     summary="Write a post (authors and above)",
 )
 def create_post(data: PostCreate, author: AuthorUser, session: SessionDep) -> PostRead:
-    return PostRead.model_validate(service.create_post(session, author=author, data=data))
+    return _read(session, service.create_post(session, author=author, data=data), author)
 
 
 @router.get(
@@ -79,14 +112,14 @@ def create_post(data: PostCreate, author: AuthorUser, session: SessionDep) -> Po
 def read_post_by_slug(
     slug: Annotated[str, NoNul], viewer: OptionalUser, session: SessionDep
 ) -> PostRead:
-    return PostRead.model_validate(service.get_post(session, viewer=viewer, slug=slug))
+    return _read(session, service.get_post(session, viewer=viewer, slug=slug), viewer)
 
 
 @router.get(
     "/posts/{post_id}", responses=responses(401), openapi_extra=TOKEN_OPTIONAL, summary="A post"
 )
-def read_post(post: VisiblePost) -> PostRead:
-    return PostRead.model_validate(post)
+def read_post(post: VisiblePost, viewer: OptionalUser, session: SessionDep) -> PostRead:
+    return _read(session, post, viewer)
 
 
 @router.patch(
@@ -97,9 +130,7 @@ def read_post(post: VisiblePost) -> PostRead:
 def update_post(
     post: EditablePost, editor: CurrentUser, data: PostUpdate, session: SessionDep
 ) -> PostRead:
-    return PostRead.model_validate(
-        service.update_post(session, post=post, editor=editor, data=data)
-    )
+    return _read(session, service.update_post(session, post=post, editor=editor, data=data), editor)
 
 
 @router.delete(
@@ -167,3 +198,23 @@ def read_user_with_posts(
     """Published posts only, unless the caller is that user or an editor (drafts too)."""
     user = service.get_user_with_posts(session, user_id=user_id, viewer=viewer)
     return UserWithPosts.model_validate(user)
+
+
+@router.get("/feed", responses=responses(401), summary="Posts of the authors you follow")
+def feed(viewer: CurrentUser, session: SessionDep, page: PageDep) -> Page[PostSummary]:
+    posts, total = service.list_feed(session, viewer=viewer, params=page)
+    return Page[PostSummary].of(_marked(session, posts, viewer, PostSummary), total, page)
+
+
+@router.post(
+    "/posts/{post_id}/favorite", responses=responses(401), summary="Favorite a post (any member)"
+)
+def favorite_post(user: CurrentUser, post: VisiblePost, session: SessionDep) -> PostRead:
+    service.favorite(session, post=post, user=user)
+    return _read(session, post, user)
+
+
+@router.delete("/posts/{post_id}/favorite", responses=responses(401), summary="Unfavorite a post")
+def unfavorite_post(user: CurrentUser, post: VisiblePost, session: SessionDep) -> PostRead:
+    service.unfavorite(session, post=post, user=user)
+    return _read(session, post, user)

@@ -93,6 +93,8 @@ class PostSummary(_PostFields):
     """A post in a list: everything but the body."""
 
     author: UserPublic | None = Field(description="Null once the author's account is deleted.")
+    favorites_count: int = Field(default=0, description="Members who favorited it.")
+    favorited: bool = Field(default=False, description="Whether the caller favorited it.")
 
 
 class PostRead(PostSummary):

@@ -24,11 +24,11 @@ from blog.posts.exceptions import (
     PostNotPublished,
     SlugUnavailable,
 )
-from blog.posts.models import Comment, Post, PostStatus, PostTag, Tag
+from blog.posts.models import Comment, Favorite, Post, PostStatus, PostTag, Tag
 from blog.posts.schemas import CommentCreate, PostCreate, PostUpdate
 from blog.tenancy import bound_tenant
 from blog.users.exceptions import UserNotFound
-from blog.users.models import Role, User
+from blog.users.models import Follow, Role, User
 
 SLUG_BASE_MAX_LENGTH = 80
 SLUG_ATTEMPTS = 5
@@ -71,6 +71,7 @@ def list_posts(
     author: str | None = None,
     tag: str | None = None,
     q: str | None = None,
+    favorited_by: str | None = None,
 ) -> tuple[Sequence[Post], int]:
     """Published posts newest first; or drafts: the viewer's own (editors: all)."""
     query = select(Post).options(*_with_author_and_tags())
@@ -94,6 +95,10 @@ def list_posts(
             .where(col(Tag.name) == tag.strip().lower())
         )
         query = query.where(col(Post.id).in_(tagged))
+    if favorited_by:
+        fans = select(User.id).where(col(User.username_key) == favorited_by.strip().lower())
+        favorites = select(Favorite.post_id).where(col(Favorite.user_id).in_(fans))
+        query = query.where(col(Post.id).in_(favorites))
     if q:
         key = q.strip().lower()
         query = query.where(
@@ -330,3 +335,63 @@ def delete_comment(session: Session, *, post: Post, comment: Comment, actor: Use
     if actor.id not in (comment.author_id, post.author_id) and not _is_editor(actor):
         raise NotCommentModerator()
     session.execute(sa.delete(Comment).where(col(Comment.id) == comment.id))
+
+
+def favorite(session: Session, *, post: Post, user: User) -> None:
+    """Mark a post the user can see as a favorite (idempotent)."""
+    insert_ignoring_conflicts(
+        session,
+        Favorite,
+        [{"tenant_id": post.tenant_id, "user_id": user.id, "post_id": post.id}],
+        key=["tenant_id", "user_id", "post_id"],
+    )
+
+
+def unfavorite(session: Session, *, post: Post, user: User) -> None:
+    session.execute(
+        sa.delete(Favorite).where(
+            col(Favorite.user_id) == user.id, col(Favorite.post_id) == post.id
+        )
+    )
+
+
+def favorite_marks(
+    session: Session, *, posts: Sequence[Post], viewer: User | None
+) -> dict[uuid.UUID, tuple[int, bool]]:
+    """Per post: how many favorited it, and whether the viewer did (two queries at most)."""
+    ids = [post.id for post in posts]
+    if not ids:
+        return {}
+    counts = dict(
+        session.execute(
+            select(Favorite.post_id, sa.func.count())
+            .where(col(Favorite.post_id).in_(ids))
+            .group_by(col(Favorite.post_id))
+        ).all()
+    )
+    mine: set[uuid.UUID] = set()
+    if viewer is not None:
+        mine = set(
+            session.exec(
+                select(Favorite.post_id).where(
+                    col(Favorite.user_id) == viewer.id, col(Favorite.post_id).in_(ids)
+                )
+            ).all()
+        )
+    return {post_id: (counts.get(post_id, 0), post_id in mine) for post_id in ids}
+
+
+def list_feed(session: Session, *, viewer: User, params: PageParams) -> tuple[Sequence[Post], int]:
+    """Published posts of the authors the viewer follows, newest first."""
+    query = (
+        select(Post)
+        .options(*_with_author_and_tags())
+        .where(
+            col(Post.status) == PostStatus.published,
+            col(Post.author_id).in_(
+                select(Follow.followed_id).where(col(Follow.follower_id) == viewer.id)
+            ),
+        )
+        .order_by(col(Post.published_at).desc(), col(Post.id).desc())
+    )
+    return fetch_page(session, query, params)

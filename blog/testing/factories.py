@@ -21,9 +21,9 @@ from sqlmodel import Session, select
 
 from blog.auth.security import PasswordHasher
 from blog.database import utcnow
-from blog.posts.models import Comment, Post, PostStatus, PostTag, Tag
+from blog.posts.models import Comment, Favorite, Post, PostStatus, PostTag, Tag
 from blog.tenants.models import Tenant
-from blog.users.models import Role, User
+from blog.users.models import Follow, Role, User
 
 DEFAULT_PASSWORD = "correct-horse-battery"
 _TEST_BCRYPT_ROUNDS = 4  # the minimum: fast, still a real bcrypt hash
@@ -163,3 +163,35 @@ class CommentFactory(_ModelFactory):
     post_id = factory.SelfAttribute("post.id")
     author_id = factory.SelfAttribute("author.id")
     body = factory.Faker("paragraph")
+
+
+class FollowFactory(_ModelFactory):
+    """``FollowFactory(follower=a, followed=b)``: both of one blog."""
+
+    class Meta:
+        model = Follow
+        exclude = ("follower", "followed")
+
+    follower = factory.SubFactory(UserFactory)
+    followed = factory.SubFactory(
+        UserFactory,
+        tenant=factory.LazyAttribute(lambda o: _tenant_of(o.factory_parent.follower.tenant_id)),
+    )
+    tenant_id = factory.SelfAttribute("follower.tenant_id")
+    follower_id = factory.SelfAttribute("follower.id")
+    followed_id = factory.SelfAttribute("followed.id")
+
+
+class FavoriteFactory(_ModelFactory):
+    """``FavoriteFactory(post=p, user=u)``; by a new member of the post's blog by default."""
+
+    class Meta:
+        model = Favorite
+        exclude = ("post", "user", "post_tenant")
+
+    post = factory.SubFactory(PostFactory)
+    post_tenant = factory.LazyAttribute(lambda o: _tenant_of(o.post.tenant_id))
+    user = factory.SubFactory(UserFactory, tenant=factory.SelfAttribute("..post_tenant"))
+    tenant_id = factory.SelfAttribute("post.tenant_id")
+    post_id = factory.SelfAttribute("post.id")
+    user_id = factory.SelfAttribute("user.id")

@@ -1,4 +1,4 @@
-from blog.errors import Conflict, Forbidden, NotFound
+from blog.errors import Conflict, Forbidden, InvalidInput, NotFound
 
 
 class UserNotFound(NotFound):
@@ -29,3 +29,8 @@ class RoleForbidden(Forbidden):
 class LastOwner(Conflict):
     code = "last_owner"
     detail = "A blog must keep at least one active owner."
+
+
+class CannotFollowSelf(InvalidInput):
+    code = "cannot_follow_self"
+    detail = "You cannot follow yourself."

@@ -85,3 +85,23 @@ class User(TenantScoped, table=True):
             "order_by": "desc(func.coalesce(Post.published_at, Post.created_at))",
         }
     )
+
+
+class Follow(TenantScoped, table=True):
+    """``follower`` follows ``followed``, both of one blog; their posts fill the feed."""
+
+    __tablename__ = "follows"
+    __table_args__ = (
+        sa.ForeignKeyConstraint(
+            ["tenant_id", "follower_id"], ["users.tenant_id", "users.id"], ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["tenant_id", "followed_id"], ["users.tenant_id", "users.id"], ondelete="CASCADE"
+        ),
+        sa.CheckConstraint("follower_id <> followed_id", name="not_self"),
+        sa.Index(None, "tenant_id", "followed_id"),
+    )
+
+    follower_id: uuid.UUID = Field(primary_key=True)
+    followed_id: uuid.UUID = Field(primary_key=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -14,7 +14,7 @@ from blog.pagination import Page, PageDep
 from blog.schemas import NoNul
 from blog.users import service
 from blog.users.dependencies import PathUser
-from blog.users.schemas import UserAdminUpdate, UserPublic, UserRead, UserSelfUpdate
+from blog.users.schemas import Profile, UserAdminUpdate, UserPublic, UserRead, UserSelfUpdate
 
 router = APIRouter(prefix="/users", tags=["users"])
 
@@ -102,3 +102,19 @@ def admin_update_user(
 )
 def delete_user(actor: CurrentUser, target: PathUser, session: SessionDep) -> None:
     service.delete_user(session, actor=actor, target=target)
+
+
+@router.post(
+    "/{user_id}/follow",
+    responses=responses(401, 422),
+    summary="Follow a member; their posts join your feed",
+)
+def follow(user: CurrentUser, target: PathUser, session: SessionDep) -> Profile:
+    service.follow(session, follower=user, followed=target)
+    return Profile.model_validate(target).model_copy(update={"following": True})
+
+
+@router.delete("/{user_id}/follow", responses=responses(401), summary="Stop following a member")
+def unfollow(user: CurrentUser, target: PathUser, session: SessionDep) -> Profile:
+    service.unfollow(session, follower=user, followed=target)
+    return Profile.model_validate(target).model_copy(update={"following": False})

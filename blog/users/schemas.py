@@ -82,3 +82,9 @@ class UserRead(UserPublic):
     email: str
     is_active: bool
     updated_at: datetime
+
+
+class Profile(UserPublic):
+    """A public profile, as the caller sees it."""
+
+    following: bool = Field(default=False, description="Whether the caller follows this user.")

@@ -5,17 +5,18 @@ Every function works in a session already bound to the tenant (see
 """
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from blog.auth.security import PasswordHasher
-from blog.database import utcnow
+from blog.database import insert_ignoring_conflicts, utcnow
 from blog.pagination import PageParams, fetch_page
 from blog.posts import service as posts_service
 from blog.tenants.models import Tenant
 from blog.users.exceptions import (
+    CannotFollowSelf,
     EmailTaken,
     LastOwner,
     RegistrationClosed,
@@ -23,7 +24,7 @@ from blog.users.exceptions import (
     UsernameTaken,
     UserNotFound,
 )
-from blog.users.models import Role, User
+from blog.users.models import Follow, Role, User
 from blog.users.schemas import UserAdminUpdate, UserCreate, UserSelfUpdate
 
 
@@ -186,3 +187,39 @@ def set_password(session: Session, *, user: User, hasher: PasswordHasher, passwo
     user.updated_at = utcnow()
     session.add(user)
     session.flush()
+
+
+def follow(session: Session, *, follower: User, followed: User) -> None:
+    """Follow a member of the same blog (idempotent)."""
+    if follower.id == followed.id:
+        raise CannotFollowSelf()
+    insert_ignoring_conflicts(
+        session,
+        Follow,
+        [{"tenant_id": follower.tenant_id, "follower_id": follower.id, "followed_id": followed.id}],
+        key=["tenant_id", "follower_id", "followed_id"],
+    )
+
+
+def unfollow(session: Session, *, follower: User, followed: User) -> None:
+    """Stop following (idempotent)."""
+    session.execute(
+        sa.delete(Follow).where(
+            col(Follow.follower_id) == follower.id, col(Follow.followed_id) == followed.id
+        )
+    )
+
+
+def followed_among(
+    session: Session, *, viewer: User | None, user_ids: Collection[uuid.UUID]
+) -> set[uuid.UUID]:
+    """Which of ``user_ids`` the viewer follows (one query, whatever their number)."""
+    if viewer is None or not user_ids:
+        return set()
+    return set(
+        session.exec(
+            select(Follow.followed_id).where(
+                col(Follow.follower_id) == viewer.id, col(Follow.followed_id).in_(user_ids)
+            )
+        ).all()
+    )
