@@ -110,8 +110,11 @@ def _scope_new_transaction(
     session: OrmSession, _transaction: object, connection: sa.Connection
 ) -> None:
     # set_config(..., true) lasts until the transaction ends, so a pooled connection
-    # never carries one request's tenant into the next.
-    _set_database_scope(session, connection)
+    # never carries one request's tenant into the next, and a transaction starts with
+    # nothing set: only a binding made before it began needs sending (a request binds
+    # after its first query, and bind_tenant sends it then).
+    if bound_tenant(session) is not None or session.info.get(_CROSS_TENANT):
+        _set_database_scope(session, connection)
 
 
 @cache
