@@ -11,7 +11,8 @@ from blog.auth import service
 from blog.auth.exceptions import InvalidAccessToken
 from blog.database import SessionDep
 from blog.dependencies import AuthConfigDep, SettingsDep
-from blog.ratelimit import Limit, RateLimiterDep, client_address
+from blog.ratelimit import Limit, RateLimiter, RateLimiterDep, client_address
+from blog.settings import Settings
 from blog.tenants.dependencies import TenantDep
 from blog.users.exceptions import RoleForbidden
 from blog.users.models import Role, User
@@ -88,6 +89,14 @@ PASSWORD_WORK = Depends(
 LoginForm = Annotated[OAuth2PasswordRequestForm, Depends()]
 
 
+def _limit_address(request: Request, limiter: RateLimiter, settings: Settings) -> None:
+    """Logins and refreshes together, per client address."""
+    limiter.hit(
+        Limit("auth-address", settings.auth_requests_per_minute_per_address, 60),
+        client_address(request),
+    )
+
+
 def limit_login(
     request: Request,
     tenant: TenantDep,
@@ -96,13 +105,9 @@ def limit_login(
     settings: SettingsDep,
 ) -> None:
     """Per client address, and per account (tenant + login) whether or not it exists."""
-    per_minute = 60
+    _limit_address(request, limiter, settings)
     limiter.hit(
-        Limit("auth-address", settings.auth_requests_per_minute_per_address, per_minute),
-        client_address(request),
-    )
-    limiter.hit(
-        Limit("login-account", settings.login_attempts_per_minute, per_minute),
+        Limit("login-account", settings.login_attempts_per_minute, 60),
         str(tenant.id),
         form.username.strip().lower(),
     )
@@ -111,10 +116,7 @@ def limit_login(
 def limit_refresh(
     request: Request, tenant: TenantDep, limiter: RateLimiterDep, settings: SettingsDep
 ) -> None:
-    limiter.hit(
-        Limit("auth-address", settings.auth_requests_per_minute_per_address, 60),
-        client_address(request),
-    )
+    _limit_address(request, limiter, settings)
     limiter.hit(
         Limit("refresh-tenant-address", settings.login_attempts_per_minute, 60),
         str(tenant.id),
