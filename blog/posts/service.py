@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from slugify import slugify
 from sqlalchemy.orm import selectinload
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from blog.database import insert_ignoring_conflicts, utcnow, uuid7
 from blog.pagination import PageParams, fetch_page
@@ -58,6 +59,13 @@ def _links_post() -> sa.ColumnElement[bool]:
     )
 
 
+def _published_newest_first(query: SelectOfScalar[Post]) -> SelectOfScalar[Post]:
+    """The public order of a list: published posts, by publication, newest first."""
+    return query.where(col(Post.status) == PostStatus.published).order_by(
+        col(Post.published_at).desc(), col(Post.id).desc()
+    )
+
+
 def _with_author_and_tags() -> tuple[Any, ...]:
     return (selectinload(Post.author), selectinload(Post.tags))  # type: ignore[arg-type]
 
@@ -76,9 +84,7 @@ def list_posts(
     """Published posts newest first; or drafts: the viewer's own (editors: all)."""
     query = select(Post).options(*_with_author_and_tags())
     if status == PostStatus.published:
-        query = query.where(col(Post.status) == PostStatus.published).order_by(
-            col(Post.published_at).desc(), col(Post.id).desc()
-        )
+        query = _published_newest_first(query)
     else:
         query = query.where(col(Post.status) == PostStatus.draft).order_by(
             col(Post.created_at).desc(), col(Post.id).desc()
@@ -383,15 +389,6 @@ def favorite_marks(
 
 def list_feed(session: Session, *, viewer: User, params: PageParams) -> tuple[Sequence[Post], int]:
     """Published posts of the authors the viewer follows, newest first."""
-    query = (
-        select(Post)
-        .options(*_with_author_and_tags())
-        .where(
-            col(Post.status) == PostStatus.published,
-            col(Post.author_id).in_(
-                select(Follow.followed_id).where(col(Follow.follower_id) == viewer.id)
-            ),
-        )
-        .order_by(col(Post.published_at).desc(), col(Post.id).desc())
-    )
-    return fetch_page(session, query, params)
+    followed = select(Follow.followed_id).where(col(Follow.follower_id) == viewer.id)
+    query = select(Post).options(*_with_author_and_tags()).where(col(Post.author_id).in_(followed))
+    return fetch_page(session, _published_newest_first(query), params)
