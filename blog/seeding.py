@@ -228,18 +228,21 @@ class _TenantSeeder:
                 yield (
                     self.tenant_id, post_id, author_id, title, slug[:100],
                     self.remarks[rng.choice(pool)], self.bodies[rng.choice(pool)], status,
-                    shown, at, at,
+                    shown, at, at, self.plan.comments_per_post,
                 )  # fmt: skip
 
     def comments(self) -> Iterator[tuple[Any, ...]]:
         """Comments on the posts made since the last call."""
         rng, encode = self.rng, self.encode
         for post_id, published_at in self.published:
-            for _ in range(self.plan.comments_per_post):
-                made = published_at + timedelta(hours=rng.random() * 72)
+            times = sorted(
+                published_at + timedelta(hours=rng.random() * 72)
+                for _ in range(self.plan.comments_per_post)
+            )
+            for number, made in enumerate(times, start=1):
                 at = encode.time(made)
                 yield (
-                    self.tenant_id, encode.id(_time_ordered_id(rng, made)), post_id,
+                    self.tenant_id, encode.id(_time_ordered_id(rng, made)), post_id, number,
                     rng.choice(self.user_ids), self.remarks[rng.randrange(POOL_SIZE)], at, at,
                 )  # fmt: skip
         self.published.clear()
@@ -254,10 +257,12 @@ COLUMNS = {
     "tags": ("tenant_id", "id", "name"),
     "posts": (
         "tenant_id", "id", "author_id", "title", "slug", "description", "body", "status",
-        "published_at", "created_at", "updated_at",
+        "published_at", "created_at", "updated_at", "last_comment_number",
     ),
     "post_tags": ("tenant_id", "post_id", "tag_id", "position"),
-    "comments": ("tenant_id", "id", "post_id", "author_id", "body", "created_at", "updated_at"),
+    "comments": (
+        "tenant_id", "id", "post_id", "number", "author_id", "body", "created_at", "updated_at",
+    ),
 }  # fmt: skip
 
 

@@ -663,7 +663,7 @@ def test_export_holds_one_blog_whole_and_nothing_of_another(
 
     data = export_of(blog, tenant.slug)
 
-    assert (data["format"], data["version"]) == ("blog-tenant-export", 1)
+    assert (data["format"], data["version"]) == ("blog-tenant-export", 2)
     assert data["tenant"]["id"] == str(tenant.id)
     tables = ("users", "tags", "posts", "post_tags", "comments", "follows", "favorites")
     assert [len(data[name]) for name in tables] == [3, 3, 3, 4, 2, 1, 1]
@@ -785,7 +785,7 @@ def test_import_is_all_or_nothing(
     [
         (lambda _: "{not json", "not a JSON file"),
         (lambda data: {**data, "format": "other"}, "not a blog export"),
-        (lambda data: {**data, "version": 2}, "version 2 is not supported"),
+        (lambda data: {**data, "version": 1}, "version 1 is not supported"),
         (
             lambda data: {**data, "users": [{**data["users"][0], "role": "god"}]},
             "invalid users.0.role",

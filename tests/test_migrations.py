@@ -1,6 +1,8 @@
 """Alembic is the source of truth for the schema: it must match the models exactly."""
 
+import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
@@ -61,3 +63,101 @@ def test_upgrade_matches_models_and_downgrade_round_trips(empty_database_url: st
     command.upgrade(config, "head")
     assert schema_differences(empty_database_url) == []
     assert {table.name for table in metadata.sorted_tables} <= table_names(empty_database_url)
+
+
+def without(table: sa.Table, *names: str) -> sa.TableClause:
+    """``table`` as it was before the columns ``names`` were added."""
+    return sa.table(
+        table.name, *(sa.column(c.name, c.type) for c in table.c if c.name not in names)
+    )
+
+
+def test_existing_comments_are_numbered_per_post_in_order_of_writing(
+    empty_database_url: str,
+) -> None:
+    """Upgrading a database that already has comments numbers each post's 1, 2, 3…"""
+    config = alembic_config(empty_database_url)
+    command.upgrade(config, "e1bc1912607d")  # the revision before comment numbers
+    tables = metadata.tables
+    tenant, user, first, second = (uuid.UUID(int=n) for n in range(1, 5))
+    moment = datetime(2026, 1, 1, tzinfo=UTC)
+    comments = [  # (id, post, minute written): ids out of time order on purpose
+        (uuid.UUID(int=13), first, 3),
+        (uuid.UUID(int=11), first, 1),
+        (uuid.UUID(int=12), second, 2),
+        (uuid.UUID(int=14), first, 2),
+    ]
+    stamps = {"created_at": moment, "updated_at": moment}
+    engine = create_db_engine(empty_database_url)
+    try:
+        with engine.begin() as connection:  # the owner; declared cross-tenant for RLS
+            if connection.dialect.name == "postgresql":
+                connection.exec_driver_sql("SELECT set_config('app.cross_tenant', 'test', true)")
+            connection.execute(
+                tables["tenants"]
+                .insert()
+                .values(
+                    id=tenant, slug="old", name="Old", registration_open=True, created_at=moment
+                )
+            )
+            connection.execute(
+                tables["users"]
+                .insert()
+                .values(
+                    tenant_id=tenant,
+                    id=user,
+                    email="a@old.example",
+                    username="a",
+                    username_key="a",
+                    role="author",
+                    is_active=True,
+                    hashed_password="x",
+                    **stamps,
+                )
+            )
+            for post in (first, second):
+                connection.execute(
+                    without(tables["posts"], "last_comment_number")
+                    .insert()
+                    .values(
+                        tenant_id=tenant,
+                        id=post,
+                        author_id=user,
+                        title="t",
+                        slug=str(post),
+                        description="",
+                        body="b",
+                        status="published",
+                        **stamps,
+                    )
+                )
+            for comment, post, minute in comments:
+                written = moment.replace(minute=minute)
+                connection.execute(
+                    without(tables["comments"], "number")
+                    .insert()
+                    .values(
+                        tenant_id=tenant,
+                        id=comment,
+                        post_id=post,
+                        author_id=user,
+                        body="c",
+                        created_at=written,
+                        updated_at=written,
+                    )
+                )
+
+        command.upgrade(config, "head")
+
+        with engine.connect() as connection:
+            comment_table, post_table = tables["comments"].c, tables["posts"].c
+            numbers: dict[uuid.UUID, int] = dict(
+                connection.execute(sa.select(comment_table.id, comment_table.number)).all()
+            )
+            counters: dict[uuid.UUID, int] = dict(
+                connection.execute(sa.select(post_table.id, post_table.last_comment_number)).all()
+            )
+    finally:
+        engine.dispose()
+    assert [numbers[comment] for comment, _, _ in comments] == [3, 1, 1, 2]
+    assert counters == {first: 3, second: 1}

@@ -1185,7 +1185,8 @@ def test_list_comments_oldest_first_anonymously(
     body = response.json()
     assert body["total"] == 3
     first = body["items"][0]
-    assert set(first) == {"id", "post_id", "body", "author", "created_at", "updated_at"}
+    assert set(first) == {"id", "post_id", "number", "body", "author", "created_at", "updated_at"}
+    assert [item["number"] for item in body["items"]] == [2, 3, 1]  # numbered as written
     assert first["post_id"] == str(post.id)
     assert first["body"] == oldest.body
     assert first["author"]["id"] == str(commenter.id)

@@ -2,7 +2,7 @@
 
 The file is JSON::
 
-    {"format": "blog-tenant-export", "version": 1, "exported_at": "…Z",
+    {"format": "blog-tenant-export", "version": 2, "exported_at": "…Z",
      "tenant": {...}, "users": [...], "tags": [...], "posts": [...],
      "post_tags": [...], "comments": [...], "follows": [...], "favorites": [...]}
 
@@ -48,7 +48,7 @@ from blog.tenants.schemas import TenantSlug
 from blog.users.models import Follow, Role, User
 
 FORMAT = "blog-tenant-export"
-VERSION = 1
+VERSION = 2  # 2: comments carry their per-post number
 INSERT_BATCH = 1000
 
 
@@ -102,6 +102,7 @@ class PostRow(_Row):
     published_at: AwareDatetime | None
     created_at: AwareDatetime
     updated_at: AwareDatetime
+    last_comment_number: int
 
 
 class PostTagRow(_Row):
@@ -113,6 +114,7 @@ class PostTagRow(_Row):
 class CommentRow(_Row):
     id: UUID
     post_id: UUID
+    number: int
     author_id: UUID
     body: str
     created_at: AwareDatetime
@@ -137,7 +139,7 @@ class TenantExport(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     format: Literal["blog-tenant-export"]
-    version: Literal[1]
+    version: Literal[2]
     exported_at: AwareDatetime
     tenant: TenantRow
     users: list[UserRow]

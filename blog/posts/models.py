@@ -99,6 +99,11 @@ class Post(TenantScoped, table=True):
     published_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    last_comment_number: int = Field(
+        default=0,
+        sa_column_kwargs={"server_default": "0"},
+        description="The number of the post's newest comment; numbers are never reused.",
+    )
 
     author: "User" = Relationship(
         sa_relationship_kwargs=_readonly(
@@ -121,7 +126,12 @@ class Post(TenantScoped, table=True):
 
 
 class Comment(TenantScoped, table=True):
-    """A comment on a post. Goes with its post, and with its author's account."""
+    """A comment on a post. Goes with its post, and with its author's account.
+
+    ``number`` is a small per-post integer (the RealWorld API identifies comments by
+    integers); it comes from ``Post.last_comment_number``, so a deleted comment's number
+    is never given to another.
+    """
 
     __tablename__ = "comments"
     __table_args__ = (
@@ -133,10 +143,12 @@ class Comment(TenantScoped, table=True):
         ),
         sa.Index(None, "tenant_id", "post_id", "created_at"),
         sa.Index(None, "tenant_id", "author_id"),
+        sa.UniqueConstraint("tenant_id", "post_id", "number"),
     )
 
     id: uuid.UUID = Field(default_factory=uuid7, primary_key=True)
     post_id: uuid.UUID
+    number: int = Field(description="1, 2, 3… within its post, in order of writing.")
     author_id: uuid.UUID
     body: str = Field(sa_type=sa.Text)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -117,6 +117,7 @@ class CommentRead(BaseModel):
 
     id: uuid.UUID
     post_id: uuid.UUID
+    number: int = Field(description="1, 2, 3… within the post; never reused.")
     body: str
     author: UserPublic
     created_at: datetime

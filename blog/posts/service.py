@@ -232,13 +232,21 @@ def create_post(session: Session, *, author: User, data: PostCreate) -> Post:
     return get_post(session, viewer=author, post_id=post.id)
 
 
-def update_post(session: Session, *, post: Post, editor: User, data: PostUpdate) -> Post:
-    """Partial update. A slug follows the title only until the post is first published."""
+def update_post(
+    session: Session,
+    *,
+    post: Post,
+    editor: User,
+    data: PostUpdate,
+    slug_follows_published_title: bool = False,
+) -> Post:
+    """Partial update. A slug follows the title only until the post is first published
+    (links stay valid), unless ``slug_follows_published_title`` (the RealWorld rule)."""
     changes = data.model_dump(exclude_unset=True)
     tags: list[str] | None = changes.pop("tags", None)
     slug_follows_title = (
-        post.published_at is None and changes.get("title", post.title) != post.title
-    )
+        post.published_at is None or slug_follows_published_title
+    ) and changes.get("title", post.title) != post.title
     post.sqlmodel_update(changes)
     if post.status == PostStatus.published and post.published_at is None:
         post.published_at = utcnow()
@@ -314,6 +322,7 @@ def add_comment(session: Session, *, post: Post, author: User, data: CommentCrea
     comment = Comment(
         tenant_id=post.tenant_id,
         post_id=post.id,
+        number=next_comment_number(session, post_id=post.id),
         author_id=author.id,
         body=data.body,
         created_at=now,
@@ -324,12 +333,34 @@ def add_comment(session: Session, *, post: Post, author: User, data: CommentCrea
     return get_comment(session, post=post, comment_id=comment.id)
 
 
-def get_comment(session: Session, *, post: Post, comment_id: uuid.UUID) -> Comment:
+def next_comment_number(session: Session, *, post_id: uuid.UUID) -> int:
+    """Take the post's next comment number. The row update serializes concurrent comments
+    on one post (and only on that post); a number, once taken, is never handed out again."""
+    taken = session.execute(
+        sa.update(Post)
+        .where(col(Post.id) == post_id)
+        .values(last_comment_number=col(Post.last_comment_number) + 1)
+        .returning(col(Post.last_comment_number)),
+        execution_options={"synchronize_session": False},
+    ).scalar_one()
+    return int(taken)
+
+
+def get_comment(
+    session: Session,
+    *,
+    post: Post,
+    comment_id: uuid.UUID | None = None,
+    number: int | None = None,
+) -> Comment:
+    """A comment of ``post`` by its id or by its number in the post."""
+    query = select(Comment).where(col(Comment.post_id) == post.id)
+    if comment_id is not None:
+        query = query.where(col(Comment.id) == comment_id)
+    if number is not None:
+        query = query.where(col(Comment.number) == number)
     comment = session.exec(
-        select(Comment)
-        .where(col(Comment.post_id) == post.id, col(Comment.id) == comment_id)
-        .options(selectinload(Comment.author))  # type: ignore[arg-type]
-        .execution_options(populate_existing=True)
+        query.options(selectinload(Comment.author)).execution_options(populate_existing=True)  # type: ignore[arg-type]
     ).first()
     if comment is None:
         raise CommentNotFound()

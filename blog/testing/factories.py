@@ -21,6 +21,7 @@ from sqlmodel import Session, select
 
 from blog.auth.security import PasswordHasher
 from blog.database import utcnow
+from blog.posts import service as posts_service
 from blog.posts.models import Comment, Favorite, Post, PostStatus, PostTag, Tag
 from blog.tenants.models import Tenant
 from blog.users.models import Follow, Role, User
@@ -161,6 +162,10 @@ class CommentFactory(_ModelFactory):
     author = factory.SubFactory(UserFactory, tenant=factory.SelfAttribute("..post_tenant"))
     tenant_id = factory.SelfAttribute("post.tenant_id")
     post_id = factory.SelfAttribute("post.id")
+    # Taken from the post's counter, as the API does, so numbers stay unique per post.
+    number = factory.LazyAttribute(
+        lambda o: posts_service.next_comment_number(_current_session(), post_id=o.post.id)
+    )
     author_id = factory.SelfAttribute("author.id")
     body = factory.Faker("paragraph")
 
