@@ -13,6 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from blog import health
 from blog.auth import routes as auth_routes
 from blog.auth.security import AuthConfig, PasswordHasher, TokenCodec
+from blog.conduit import app as conduit
 from blog.database import create_db_engine, rls_escape_reasons
 from blog.errors import install_error_handlers, responses
 from blog.middleware import BodySizeLimit, SecurityHeaders
@@ -31,6 +32,9 @@ A multi-tenant blog API. Every blog (tenant) lives under `/api/v1/tenants/{tenan
 **Trying it here:** call `POST /api/v1/tenants/{tenant}/auth/token` with "Try it out"
 (`username` = email or username), copy `access_token` from the response, press
 **Authorize** and paste it. The token only works under its own tenant's paths.
+
+Each blog also speaks the [RealWorld](https://realworld-docs.netlify.app/) API at
+`/conduit/{tenant}/api` (its own document: `/conduit/{tenant}/api/docs`).
 """
 
 
@@ -113,4 +117,5 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.include_router(health.router)
     app.include_router(tenant_routes.router)
     app.include_router(tenant_api)
+    app.mount(conduit.MOUNT_PATH, conduit.create_conduit_app(app.state))
     return app

@@ -1,12 +1,13 @@
 """One error hierarchy and one JSON shape for every 4xx and 5xx answer."""
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -114,9 +115,42 @@ _HTTP_CODES = {
 }
 
 
-async def _blog_error(_request: Request, exc: Exception) -> JSONResponse:
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """An error on its way out, before a dialect gives it a shape.
+
+    ``field_errors`` are pydantic's error dicts without the rejected input (which may be
+    a password): ``loc``, ``msg``, ``type`` and, where pydantic gives it, ``ctx``.
+    """
+
+    status_code: int
+    detail: str
+    code: str
+    field_errors: tuple[Mapping[str, Any], ...] = ()
+    headers: Mapping[str, str] | None = None
+
+
+Render = Callable[[Problem], Response]
+
+
+def render_problem(problem: Problem) -> Response:
+    """The native API's shape: ``{detail, code, errors?}``."""
+    errors = [
+        FieldError(loc=list(error["loc"]), msg=error["msg"], type=error["type"])
+        for error in problem.field_errors
+    ]
+    return error_response(
+        problem.status_code,
+        problem.detail,
+        problem.code,
+        errors=errors or None,
+        headers=problem.headers,
+    )
+
+
+def _blog_error(exc: Exception, _request: Request) -> Problem:
     assert isinstance(exc, BlogError)  # noqa: S101 - registered for BlogError only
-    return error_response(exc.status_code, exc.message, exc.code, headers=exc.response_headers())
+    return Problem(exc.status_code, exc.message, exc.code, headers=exc.response_headers())
 
 
 def _path_matches(template: str, path: str) -> bool:
@@ -132,11 +166,13 @@ def _allowed_methods(request: Request) -> str | None:
 
     Starlette names only the first matching route's (GET of GET and PATCH); RFC 9110 wants
     all of them. As in OpenAPI, a literal segment wins: ``/users/me`` over ``/users/{id}``.
+    Paths are matched below the app's mount point (``root_path``).
     """
+    path = request.url.path.removeprefix(request.scope.get("root_path", "").rstrip("/"))
     matching = [
         (template.count("{"), operations)
         for template, operations in request.app.openapi()["paths"].items()
-        if _path_matches(template, request.url.path)
+        if _path_matches(template, path)
     ]
     if not matching:
         return None
@@ -144,7 +180,7 @@ def _allowed_methods(request: Request) -> str | None:
     return ", ".join(method.upper() for method in operations)
 
 
-async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+def _http_error(exc: Exception, request: Request) -> Problem:
     assert isinstance(exc, StarletteHTTPException)  # noqa: S101
     code = _HTTP_CODES.get(exc.status_code, "http_error")
     headers = exc.headers
@@ -152,37 +188,36 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
         allowed := _allowed_methods(request)
     ):
         headers = {**(headers or {}), "Allow": allowed}
-    return error_response(exc.status_code, str(exc.detail), code, headers=headers)
+    return Problem(exc.status_code, str(exc.detail), code, headers=headers)
 
 
-def _field_error(error: dict[str, Any]) -> FieldError:
-    # Never echo the rejected input: it may be a password.
-    return FieldError(loc=list(error["loc"]), msg=error["msg"], type=error["type"])
-
-
-async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+def _validation_error(exc: Exception, _request: Request) -> Problem:
     assert isinstance(exc, RequestValidationError)  # noqa: S101
-    errors = [_field_error(error) for error in exc.errors()]
+    # Never echo the rejected input: it may be a password.
+    errors = tuple(
+        {key: error[key] for key in ("loc", "msg", "type", "ctx") if key in error}
+        for error in exc.errors()
+    )
     first = errors[0] if errors else None
     detail = (
-        f"Invalid {'.'.join(str(part) for part in first.loc[1:]) or 'request'}: {first.msg}"
+        f"Invalid {'.'.join(str(part) for part in first['loc'][1:]) or 'request'}: {first['msg']}"
         if first
         else "Invalid request."
     )
-    return error_response(
-        status.HTTP_422_UNPROCESSABLE_CONTENT, detail, "validation_error", errors=errors
+    return Problem(
+        status.HTTP_422_UNPROCESSABLE_CONTENT, detail, "validation_error", field_errors=errors
     )
 
 
-async def _integrity_error(_request: Request, exc: Exception) -> JSONResponse:
+def _integrity_error(exc: Exception, _request: Request) -> Problem:
     # A race lost against a concurrent write (e.g. two sign-ups with one email).
     logger.info("integrity error answered as 409: %s", type(exc).__name__)
-    return error_response(status.HTTP_409_CONFLICT, Conflict.detail, Conflict.code)
+    return Problem(status.HTTP_409_CONFLICT, Conflict.detail, Conflict.code)
 
 
-async def _database_unavailable(_request: Request, exc: Exception) -> JSONResponse:
+def _database_unavailable(exc: Exception, _request: Request) -> Problem:
     logger.error("database unavailable: %s", type(exc).__name__)
-    return error_response(
+    return Problem(
         status.HTTP_503_SERVICE_UNAVAILABLE,
         "The database is unavailable; try again shortly.",
         "database_unavailable",
@@ -190,21 +225,37 @@ async def _database_unavailable(_request: Request, exc: Exception) -> JSONRespon
     )
 
 
-async def _unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
+def _unexpected_error(exc: Exception, _request: Request) -> Problem:
     logger.exception("unhandled error", exc_info=exc)
-    return error_response(
+    return Problem(
         status.HTTP_500_INTERNAL_SERVER_ERROR, "Internal server error.", "internal_error"
     )
 
 
-def install_error_handlers(app: FastAPI) -> None:
-    """Render every error, expected or not, in the one JSON shape (never a stack trace)."""
-    app.add_exception_handler(BlogError, _blog_error)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(IntegrityError, _integrity_error)
-    app.add_exception_handler(OperationalError, _database_unavailable)
-    app.add_exception_handler(Exception, _unexpected_error)
+_PROBLEMS: tuple[tuple[type[Exception], Callable[[Exception, Request], Problem]], ...] = (
+    (BlogError, _blog_error),
+    (StarletteHTTPException, _http_error),
+    (RequestValidationError, _validation_error),
+    (IntegrityError, _integrity_error),
+    (OperationalError, _database_unavailable),
+    (Exception, _unexpected_error),
+)
+
+
+def install_error_handlers(app: FastAPI, render: Render = render_problem) -> None:
+    """Render every error, expected or not, in one JSON shape (never a stack trace).
+
+    ``render`` is the API's dialect: the native shape by default; the RealWorld adapter
+    passes its own ``{"errors": {...}}``.
+    """
+    for exception, to_problem in _PROBLEMS:
+
+        async def handler(
+            request: Request, exc: Exception, to_problem: Callable[..., Problem] = to_problem
+        ) -> Response:
+            return render(to_problem(exc, request))
+
+        app.add_exception_handler(exception, handler)
 
 
 def responses(*status_codes: int) -> dict[int | str, dict[str, Any]]:

@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     secret_key: SecretStr = SecretStr(DEFAULT_SECRET_KEY)
     access_token_minutes: int = Field(default=15, gt=0)
     refresh_token_days: int = Field(default=14, gt=0)
+    # RealWorld clients have no refresh token: theirs lives longer (deactivation still
+    # ends it at once; the user is re-read on every request).
+    conduit_token_hours: int = Field(default=24, gt=0)
     bcrypt_rounds: int = Field(default=12, ge=4, le=31)
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     allow_tenant_signup: bool = True

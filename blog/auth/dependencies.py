@@ -14,6 +14,7 @@ from blog.dependencies import AuthConfigDep, SettingsDep
 from blog.ratelimit import Limit, RateLimiter, RateLimiterDep, client_address
 from blog.settings import Settings
 from blog.tenants.dependencies import TenantDep
+from blog.tenants.models import Tenant
 from blog.users.exceptions import RoleForbidden
 from blog.users.models import Role, User
 
@@ -97,6 +98,18 @@ def _limit_address(request: Request, limiter: RateLimiter, settings: Settings) -
     )
 
 
+def count_login_attempt(
+    request: Request, limiter: RateLimiter, settings: Settings, *, tenant: Tenant, login: str
+) -> None:
+    """Per client address, and per account (tenant + login) whether or not it exists."""
+    _limit_address(request, limiter, settings)
+    limiter.hit(
+        Limit("login-account", settings.login_attempts_per_minute, 60),
+        str(tenant.id),
+        login.strip().lower(),
+    )
+
+
 def limit_login(
     request: Request,
     tenant: TenantDep,
@@ -104,13 +117,7 @@ def limit_login(
     limiter: RateLimiterDep,
     settings: SettingsDep,
 ) -> None:
-    """Per client address, and per account (tenant + login) whether or not it exists."""
-    _limit_address(request, limiter, settings)
-    limiter.hit(
-        Limit("login-account", settings.login_attempts_per_minute, 60),
-        str(tenant.id),
-        form.username.strip().lower(),
-    )
+    count_login_attempt(request, limiter, settings, tenant=tenant, login=form.username)
 
 
 def limit_refresh(

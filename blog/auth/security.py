@@ -81,13 +81,16 @@ class TokenCodec:
         self._key = secret_key
         self.lifetime = lifetime
 
-    def issue(self, *, user_id: uuid.UUID, tenant_id: uuid.UUID) -> str:
+    def issue(
+        self, *, user_id: uuid.UUID, tenant_id: uuid.UUID, lifetime: timedelta | None = None
+    ) -> str:
+        """A signed access token for ``user_id`` under ``tenant_id``'s paths only."""
         now = utcnow()
         claims = {
             "sub": str(user_id),
             "tid": str(tenant_id),
             "iat": int(now.timestamp()),
-            "exp": int((now + self.lifetime).timestamp()),
+            "exp": int((now + (lifetime or self.lifetime)).timestamp()),
             "jti": secrets.token_urlsafe(12),
             "typ": ACCESS_TOKEN_TYPE,
         }

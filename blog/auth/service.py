@@ -56,7 +56,14 @@ def _issue_pair(
 
 
 def login(session: Session, *, auth: AuthConfig, login: str, password: str) -> TokenPair:
-    """Check a password login; one answer for unknown accounts and wrong passwords alike."""
+    """A new login (token pair) for a correct email-or-username and password."""
+    user = check_credentials(session, auth=auth, login=login, password=password)
+    return _issue_pair(session, auth=auth, user=user, family_id=uuid.uuid4())
+
+
+def check_credentials(session: Session, *, auth: AuthConfig, login: str, password: str) -> User:
+    """The active user these credentials prove; one answer for unknown accounts and wrong
+    passwords alike (an unknown account still costs one hash, so timing tells nothing)."""
     user = users_service.find_by_login(session, login=login)
     try:
         valid = auth.hasher.verify(password, user.hashed_password if user else None)
@@ -69,7 +76,7 @@ def login(session: Session, *, auth: AuthConfig, login: str, password: str) -> T
     if auth.hasher.needs_rehash(user.hashed_password):
         user.hashed_password = auth.hasher.hash(password)
         session.add(user)
-    return _issue_pair(session, auth=auth, user=user, family_id=uuid.uuid4())
+    return user
 
 
 def _revoke_where(session: Session, condition: sa.ColumnElement[bool]) -> None:
@@ -131,6 +138,13 @@ def change_password(
     session.add(user)
     revoke_all(session, user=user)
     session.flush()
+
+
+def replace_password(session: Session, *, auth: AuthConfig, user: User, password: str) -> None:
+    """Set a new password without checking the old one (the signed-in user's RealWorld
+    ``PUT /user``); every login of the user ends, as on a change."""
+    users_service.set_password(session, user=user, hasher=auth.hasher, password=password)
+    revoke_all(session, user=user)
 
 
 def authenticate(session: Session, *, auth: AuthConfig, tenant: Tenant, token: str) -> User:

@@ -81,6 +81,17 @@ def get_user(session: Session, *, user_id: uuid.UUID) -> User:
     return user
 
 
+def get_by_username(session: Session, *, username: str) -> User:
+    """The member with this username, ignoring case (404 otherwise)."""
+    key = username.strip().lower()
+    user = None
+    if "\x00" not in key:  # PostgreSQL refuses NUL in a query; no username has one
+        user = session.exec(select(User).where(col(User.username_key) == key)).first()
+    if user is None:
+        raise UserNotFound()
+    return user
+
+
 def find_by_login(session: Session, *, login: str) -> User | None:
     """The user whose email or username is ``login`` (case-insensitive)."""
     key = login.strip().lower()

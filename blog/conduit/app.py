@@ -1,0 +1,40 @@
+"""The RealWorld ("Conduit") API, one per blog, mounted at ``/conduit/{tenant}/api``.
+
+A sub-application, so that it has the spec's own OpenAPI document (at
+``/conduit/{tenant}/api/openapi.json``, with that blog's URL as its server) and its
+own error dialect, while sharing the parent's engine, settings, auth and middleware
+(CORS, security headers, body limit).
+"""
+
+from fastapi import Depends, FastAPI
+from starlette.datastructures import State
+
+from blog.conduit import routes
+from blog.conduit.dependencies import get_tenant
+from blog.conduit.errors import conduit_responses, render_conduit_problem
+from blog.errors import install_error_handlers
+
+MOUNT_PATH = "/conduit/{tenant}/api"
+
+DESCRIPTION = """
+The [RealWorld](https://realworld-docs.netlify.app/) API of one blog: point any
+RealWorld frontend at `http://<host>/conduit/<blog>/api`.
+
+Send `Authorization: Token <jwt>` with the `token` from registering or logging in.
+Errors are `{"errors": {"<field or resource>": ["<message>", ...]}}`.
+"""
+
+
+def create_conduit_app(state: State) -> FastAPI:
+    """The RealWorld API over the parent app's ``state`` (engine, settings, auth, limiter)."""
+    conduit = FastAPI(
+        title="RealWorld Conduit API",
+        version="2.0.0",
+        description=DESCRIPTION,
+        dependencies=[Depends(get_tenant)],
+        responses=conduit_responses(404, 500, 503),
+    )
+    conduit.state = state
+    install_error_handlers(conduit, render=render_conduit_problem)
+    conduit.include_router(routes.router)
+    return conduit

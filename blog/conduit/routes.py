@@ -1,0 +1,460 @@
+"""The RealWorld API's routes: each parses, calls the domain's services, and reshapes.
+
+Articles are the domain's posts (published on creation), profiles its users, comments
+are numbered per article. No rule lives here that the native API does not also obey.
+"""
+
+from collections.abc import Iterable, Sequence
+from datetime import timedelta
+from typing import Annotated, TypeVar
+
+from fastapi import APIRouter, Query, Request, status
+from sqlmodel import Session
+
+from blog.auth import service as auth_service
+from blog.auth.dependencies import PASSWORD_WORK, TOKEN_OPTIONAL, SignupLimit, count_login_attempt
+from blog.conduit import schemas
+from blog.conduit.dependencies import (
+    ConduitTenant,
+    CurrentUser,
+    EditableArticle,
+    Followee,
+    MemberArticle,
+    OptionalUser,
+    PathComment,
+    PresentedToken,
+    ProfileUser,
+    VisibleArticle,
+    Writer,
+)
+from blog.conduit.errors import conduit_responses
+from blog.database import SessionDep
+from blog.dependencies import AuthConfigDep, SettingsDep
+from blog.pagination import PageDep, PageParams
+from blog.posts import service as posts_service
+from blog.posts.models import Comment, Post, PostStatus
+from blog.posts.schemas import CommentCreate, PostCreate, PostUpdate
+from blog.ratelimit import RateLimiterDep
+from blog.schemas import NoNul
+from blog.users import service as users_service
+from blog.users.models import User
+from blog.users.schemas import UserCreate, UserSelfUpdate
+
+router = APIRouter()
+
+# Lists the spec leaves unpaginated, bounded all the same.
+MAX_COMMENTS = 500
+MAX_TAGS = 500
+# A deleted account's articles stay; the spec needs an author, and no username has '['.
+DELETED_AUTHOR = schemas.Profile(username="[deleted]", bio=None, image=None, following=False)
+
+Summary = TypeVar("Summary", bound=schemas.ArticleSummary)
+
+
+# --- shaping domain objects ----------------------------------------------------------------
+
+
+def _profile(user: User | None, following: bool) -> schemas.Profile:
+    if user is None:
+        return DELETED_AUTHOR
+    return schemas.Profile(
+        username=user.username, bio=user.bio, image=user.image, following=following
+    )
+
+
+def _profiles(
+    session: Session, viewer: User | None, users: Iterable[User | None]
+) -> dict[object, schemas.Profile]:
+    """Profiles by user id (None for a deleted author), following marks in one query."""
+    present = {user.id: user for user in users if user is not None}
+    followed = users_service.followed_among(session, viewer=viewer, user_ids=present.keys())
+    shaped: dict[object, schemas.Profile] = {None: DELETED_AUTHOR}
+    shaped.update({key: _profile(user, key in followed) for key, user in present.items()})
+    return shaped
+
+
+def _articles(
+    session: Session, posts: Sequence[Post], viewer: User | None, shape: type[Summary]
+) -> list[Summary]:
+    """Posts as articles, with favorites and the caller's follow marks (two queries each)."""
+    marks = posts_service.favorite_marks(session, posts=posts, viewer=viewer)
+    authors = _profiles(session, viewer, (post.author for post in posts))
+    with_body = shape is schemas.Article
+    return [
+        shape(
+            slug=post.slug,
+            title=post.title,
+            description=post.description,
+            tag_list=post.tag_names,
+            created_at=post.created_at,
+            updated_at=post.updated_at,
+            favorited=marks[post.id][1],
+            favorites_count=marks[post.id][0],
+            author=authors[post.author_id],
+            **({"body": post.body} if with_body else {}),
+        )
+        for post in posts
+    ]
+
+
+def _article(session: Session, post: Post, viewer: User | None) -> schemas.SingleArticleResponse:
+    return schemas.SingleArticleResponse(
+        article=_articles(session, [post], viewer, schemas.Article)[0]
+    )
+
+
+def _article_list(
+    session: Session, posts: Sequence[Post], total: int, viewer: User | None
+) -> schemas.MultipleArticlesResponse:
+    return schemas.MultipleArticlesResponse(
+        articles=_articles(session, posts, viewer, schemas.ArticleSummary), articles_count=total
+    )
+
+
+def _comments(
+    session: Session, comments: Sequence[Comment], viewer: User | None
+) -> list[schemas.Comment]:
+    authors = _profiles(session, viewer, (comment.author for comment in comments))
+    return [
+        schemas.Comment(
+            id=comment.number,
+            created_at=comment.created_at,
+            updated_at=comment.updated_at,
+            body=comment.body,
+            author=authors[comment.author_id],
+        )
+        for comment in comments
+    ]
+
+
+def _user(user: User, token: str) -> schemas.UserResponse:
+    return schemas.UserResponse(
+        user=schemas.User(
+            email=user.email, token=token, username=user.username, bio=user.bio, image=user.image
+        )
+    )
+
+
+def _new_token(user: User, auth: AuthConfigDep, settings: SettingsDep) -> str:
+    return auth.tokens.issue(
+        user_id=user.id,
+        tenant_id=user.tenant_id,
+        lifetime=timedelta(hours=settings.conduit_token_hours),
+    )
+
+
+# --- users and profiles ----------------------------------------------------------------------
+
+
+@router.post(
+    "/users",
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[SignupLimit, PASSWORD_WORK],
+    responses=conduit_responses(403, 409, 422, 429),
+    tags=["User and Authentication"],
+    summary="Register",
+)
+def register(
+    data: schemas.NewUserRequest,
+    tenant: ConduitTenant,
+    session: SessionDep,
+    auth: AuthConfigDep,
+    settings: SettingsDep,
+) -> schemas.UserResponse:
+    new = data.user
+    user = users_service.register(
+        session,
+        tenant=tenant,
+        hasher=auth.hasher,
+        data=UserCreate(email=new.email, username=new.username, password=new.password),
+    )
+    return _user(user, _new_token(user, auth, settings))
+
+
+@router.post(
+    "/users/login",
+    dependencies=[PASSWORD_WORK],
+    responses=conduit_responses(401, 422, 429),
+    tags=["User and Authentication"],
+    summary="Log in with email and password",
+)
+def login(
+    data: schemas.LoginUserRequest,
+    request: Request,
+    tenant: ConduitTenant,
+    session: SessionDep,
+    auth: AuthConfigDep,
+    settings: SettingsDep,
+    limiter: RateLimiterDep,
+) -> schemas.UserResponse:
+    count_login_attempt(request, limiter, settings, tenant=tenant, login=data.user.email)
+    user = auth_service.check_credentials(
+        session, auth=auth, login=data.user.email, password=data.user.password
+    )
+    return _user(user, _new_token(user, auth, settings))
+
+
+@router.get(
+    "/user",
+    responses=conduit_responses(401),
+    tags=["User and Authentication"],
+    summary="The current user",
+)
+def read_user(user: CurrentUser, token: PresentedToken) -> schemas.UserResponse:
+    return _user(user, token or "")
+
+
+@router.put(
+    "/user",
+    dependencies=[PASSWORD_WORK],
+    responses=conduit_responses(401, 409, 422),
+    tags=["User and Authentication"],
+    summary="Update the current user",
+)
+def update_user(
+    data: schemas.UpdateUserRequest,
+    user: CurrentUser,
+    token: PresentedToken,
+    session: SessionDep,
+    auth: AuthConfigDep,
+) -> schemas.UserResponse:
+    """A new `password` ends the user's other logins; this token stays valid."""
+    changes = data.user.model_dump(exclude_unset=True)
+    password = changes.pop("password", None)
+    users_service.update_profile(session, user=user, data=UserSelfUpdate(**changes))
+    if password is not None:
+        auth_service.replace_password(session, auth=auth, user=user, password=password)
+    return _user(user, token or "")
+
+
+@router.get(
+    "/profiles/{username}",
+    responses=conduit_responses(401, 404),
+    openapi_extra=TOKEN_OPTIONAL,
+    tags=["Profile"],
+    summary="A profile",
+)
+def read_profile(
+    target: ProfileUser, viewer: OptionalUser, session: SessionDep
+) -> schemas.ProfileResponse:
+    return schemas.ProfileResponse(profile=_profiles(session, viewer, [target])[target.id])
+
+
+@router.post(
+    "/profiles/{username}/follow",
+    responses=conduit_responses(401, 404, 422),
+    tags=["Profile"],
+    summary="Follow a member",
+)
+def follow(user: CurrentUser, target: Followee, session: SessionDep) -> schemas.ProfileResponse:
+    users_service.follow(session, follower=user, followed=target)
+    return schemas.ProfileResponse(profile=_profile(target, following=True))
+
+
+@router.delete(
+    "/profiles/{username}/follow",
+    responses=conduit_responses(401, 404),
+    tags=["Profile"],
+    summary="Unfollow a member",
+)
+def unfollow(user: CurrentUser, target: Followee, session: SessionDep) -> schemas.ProfileResponse:
+    users_service.unfollow(session, follower=user, followed=target)
+    return schemas.ProfileResponse(profile=_profile(target, following=False))
+
+
+# --- articles ------------------------------------------------------------------------------
+
+Username = Annotated[str | None, Query(max_length=32, description="A username."), NoNul]
+
+
+@router.get(
+    "/articles/feed",
+    responses=conduit_responses(401, 422),
+    tags=["Articles"],
+    summary="Articles of the members you follow, newest first",
+)
+def feed(
+    viewer: CurrentUser, session: SessionDep, page: PageDep
+) -> schemas.MultipleArticlesResponse:
+    posts, total = posts_service.list_feed(session, viewer=viewer, params=page)
+    return _article_list(session, posts, total, viewer)
+
+
+@router.get(
+    "/articles",
+    responses=conduit_responses(401, 422),
+    openapi_extra=TOKEN_OPTIONAL,
+    tags=["Articles"],
+    summary="Articles, newest first",
+)
+def list_articles(
+    viewer: OptionalUser,
+    session: SessionDep,
+    page: PageDep,
+    tag: Annotated[str | None, Query(max_length=50), NoNul] = None,
+    author: Username = None,
+    favorited: Username = None,
+) -> schemas.MultipleArticlesResponse:
+    posts, total = posts_service.list_posts(
+        session, viewer=viewer, params=page, tag=tag, author=author, favorited_by=favorited
+    )
+    return _article_list(session, posts, total, viewer)
+
+
+@router.post(
+    "/articles",
+    status_code=status.HTTP_201_CREATED,
+    responses=conduit_responses(401, 403, 422),
+    tags=["Articles"],
+    summary="Write an article (published at once)",
+)
+def create_article(
+    data: schemas.NewArticleRequest, author: Writer, session: SessionDep
+) -> schemas.SingleArticleResponse:
+    new = data.article
+    post = posts_service.create_post(
+        session,
+        author=author,
+        data=PostCreate(
+            title=new.title,
+            description=new.description,
+            body=new.body,
+            tags=new.tag_list,
+            status=PostStatus.published,
+        ),
+    )
+    return _article(session, post, author)
+
+
+@router.get(
+    "/articles/{slug}",
+    responses=conduit_responses(401, 404),
+    openapi_extra=TOKEN_OPTIONAL,
+    tags=["Articles"],
+    summary="An article",
+)
+def read_article(
+    article: VisibleArticle, viewer: OptionalUser, session: SessionDep
+) -> schemas.SingleArticleResponse:
+    return _article(session, article, viewer)
+
+
+@router.put(
+    "/articles/{slug}",
+    responses=conduit_responses(401, 403, 404, 422),
+    tags=["Articles"],
+    summary="Change an article (its author, or editors); a new title makes a new slug",
+)
+def update_article(
+    data: schemas.UpdateArticleRequest,
+    editor: CurrentUser,
+    article: EditableArticle,
+    session: SessionDep,
+) -> schemas.SingleArticleResponse:
+    changes = data.article.model_dump(exclude_unset=True)
+    if "tag_list" in changes:
+        changes["tags"] = changes.pop("tag_list")
+    post = posts_service.update_post(
+        session,
+        post=article,
+        editor=editor,
+        data=PostUpdate(**changes),
+        slug_follows_published_title=True,
+    )
+    return _article(session, post, editor)
+
+
+@router.delete(
+    "/articles/{slug}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=conduit_responses(401, 403, 404),
+    tags=["Articles"],
+    summary="Delete an article with its comments (its author, or editors)",
+)
+def delete_article(article: EditableArticle, session: SessionDep) -> None:
+    posts_service.delete_post(session, post=article)
+
+
+@router.post(
+    "/articles/{slug}/favorite",
+    responses=conduit_responses(401, 404),
+    tags=["Favorites"],
+    summary="Favorite an article",
+)
+def favorite(
+    user: CurrentUser, article: MemberArticle, session: SessionDep
+) -> schemas.SingleArticleResponse:
+    posts_service.favorite(session, post=article, user=user)
+    return _article(session, article, user)
+
+
+@router.delete(
+    "/articles/{slug}/favorite",
+    responses=conduit_responses(401, 404),
+    tags=["Favorites"],
+    summary="Unfavorite an article",
+)
+def unfavorite(
+    user: CurrentUser, article: MemberArticle, session: SessionDep
+) -> schemas.SingleArticleResponse:
+    posts_service.unfavorite(session, post=article, user=user)
+    return _article(session, article, user)
+
+
+# --- comments and tags -----------------------------------------------------------------------
+
+
+@router.get(
+    "/articles/{slug}/comments",
+    responses=conduit_responses(401, 404),
+    openapi_extra=TOKEN_OPTIONAL,
+    tags=["Comments"],
+    summary=f"An article's comments, oldest first (at most {MAX_COMMENTS})",
+)
+def list_comments(
+    article: VisibleArticle, viewer: OptionalUser, session: SessionDep
+) -> schemas.MultipleCommentsResponse:
+    comments, _ = posts_service.list_comments(
+        session, post=article, params=PageParams(limit=MAX_COMMENTS)
+    )
+    return schemas.MultipleCommentsResponse(comments=_comments(session, comments, viewer))
+
+
+@router.post(
+    "/articles/{slug}/comments",
+    status_code=status.HTTP_201_CREATED,
+    responses=conduit_responses(401, 404, 409, 422),
+    tags=["Comments"],
+    summary="Comment on an article",
+)
+def add_comment(
+    data: schemas.NewCommentRequest,
+    author: CurrentUser,
+    article: MemberArticle,
+    session: SessionDep,
+) -> schemas.SingleCommentResponse:
+    comment = posts_service.add_comment(
+        session, post=article, author=author, data=CommentCreate(body=data.comment.body)
+    )
+    return schemas.SingleCommentResponse(comment=_comments(session, [comment], author)[0])
+
+
+@router.delete(
+    "/articles/{slug}/comments/{id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=conduit_responses(401, 403, 404, 422),
+    tags=["Comments"],
+    summary="Delete a comment (its author, the article's author, or editors)",
+)
+def delete_comment(
+    actor: CurrentUser, article: MemberArticle, comment: PathComment, session: SessionDep
+) -> None:
+    posts_service.delete_comment(session, post=article, comment=comment, actor=actor)
+
+
+@router.get(
+    "/tags", tags=["Tags"], summary=f"Tags of articles, most used first (at most {MAX_TAGS})"
+)
+def list_tags(session: SessionDep) -> schemas.TagsResponse:
+    rows, _ = posts_service.list_tags(session, params=PageParams(limit=MAX_TAGS))
+    return schemas.TagsResponse(tags=[row.name for row in rows])
