@@ -32,7 +32,7 @@ def create_conduit_app(state: State) -> FastAPI:
         version="2.0.0",
         description=DESCRIPTION,
         dependencies=[Depends(get_tenant)],
-        responses=conduit_responses(404, 500, 503),
+        responses=conduit_responses(404, 422, 500, 503),
     )
     conduit.state = state
     install_error_handlers(conduit, render=render_conduit_problem)

@@ -34,6 +34,8 @@ _NAMES: dict[str, tuple[str, str]] = {
     "cannot_follow_self": ("profile", "cannot follow itself"),
     "post_not_published": ("article", "is not published"),
     "method_not_allowed": ("method", "not allowed"),
+    "payload_too_large": ("body", "is too large"),
+    "http_error": ("request", "is malformed"),
     "database_unavailable": ("database", "is unavailable"),
     "internal_error": ("server", "internal error"),
 }
@@ -74,12 +76,16 @@ def render_conduit_problem(problem: Problem) -> Response:
 
 
 _DESCRIPTIONS = {
+    400: 'A body that is not JSON in UTF-8, e.g. `{"errors": {"request": ["is malformed"]}}`.',
     401: 'Missing or invalid token, e.g. `{"errors": {"token": ["is missing"]}}`.',
     403: 'Not yours, e.g. `{"errors": {"article": ["forbidden"]}}`.',
     404: 'No such resource in this blog, e.g. `{"errors": {"article": ["not found"]}}`.',
     409: 'Taken, e.g. `{"errors": {"username": ["has already been taken"]}}`.',
     422: 'Invalid input, e.g. `{"errors": {"title": ["can\'t be blank"]}}`.',
+    413: "The request body is too large.",
     429: "Too many attempts; see the Retry-After header.",
+    500: "Unexpected server error (details are logged, never returned).",
+    503: "The database is unavailable; see the Retry-After header.",
 }
 
 

@@ -150,9 +150,10 @@ def _new_token(user: User, auth: AuthConfigDep, settings: SettingsDep) -> str:
     "/users",
     status_code=status.HTTP_201_CREATED,
     dependencies=[SignupLimit, PASSWORD_WORK],
-    responses=conduit_responses(403, 409, 422, 429),
+    responses=conduit_responses(400, 413, 403, 409, 422, 429),
     tags=["User and Authentication"],
     summary="Register",
+    operation_id="CreateUser",
 )
 def register(
     data: schemas.NewUserRequest,
@@ -174,9 +175,10 @@ def register(
 @router.post(
     "/users/login",
     dependencies=[PASSWORD_WORK],
-    responses=conduit_responses(401, 422, 429),
+    responses=conduit_responses(400, 413, 401, 422, 429),
     tags=["User and Authentication"],
     summary="Log in with email and password",
+    operation_id="Login",
 )
 def login(
     data: schemas.LoginUserRequest,
@@ -199,6 +201,7 @@ def login(
     responses=conduit_responses(401),
     tags=["User and Authentication"],
     summary="The current user",
+    operation_id="GetCurrentUser",
 )
 def read_user(user: CurrentUser, token: PresentedToken) -> schemas.UserResponse:
     return _user(user, token or "")
@@ -207,9 +210,10 @@ def read_user(user: CurrentUser, token: PresentedToken) -> schemas.UserResponse:
 @router.put(
     "/user",
     dependencies=[PASSWORD_WORK],
-    responses=conduit_responses(401, 409, 422),
+    responses=conduit_responses(400, 413, 401, 409, 422),
     tags=["User and Authentication"],
     summary="Update the current user",
+    operation_id="UpdateCurrentUser",
 )
 def update_user(
     data: schemas.UpdateUserRequest,
@@ -233,6 +237,7 @@ def update_user(
     openapi_extra=TOKEN_OPTIONAL,
     tags=["Profile"],
     summary="A profile",
+    operation_id="GetProfileByUsername",
 )
 def read_profile(
     target: ProfileUser, viewer: OptionalUser, session: SessionDep
@@ -245,6 +250,7 @@ def read_profile(
     responses=conduit_responses(401, 404, 422),
     tags=["Profile"],
     summary="Follow a member",
+    operation_id="FollowUserByUsername",
 )
 def follow(user: CurrentUser, target: Followee, session: SessionDep) -> schemas.ProfileResponse:
     users_service.follow(session, follower=user, followed=target)
@@ -256,6 +262,7 @@ def follow(user: CurrentUser, target: Followee, session: SessionDep) -> schemas.
     responses=conduit_responses(401, 404),
     tags=["Profile"],
     summary="Unfollow a member",
+    operation_id="UnfollowUserByUsername",
 )
 def unfollow(user: CurrentUser, target: Followee, session: SessionDep) -> schemas.ProfileResponse:
     users_service.unfollow(session, follower=user, followed=target)
@@ -272,6 +279,7 @@ Username = Annotated[str | None, Query(max_length=32, description="A username.")
     responses=conduit_responses(401, 422),
     tags=["Articles"],
     summary="Articles of the members you follow, newest first",
+    operation_id="GetArticlesFeed",
 )
 def feed(
     viewer: CurrentUser, session: SessionDep, page: PageDep
@@ -286,6 +294,7 @@ def feed(
     openapi_extra=TOKEN_OPTIONAL,
     tags=["Articles"],
     summary="Articles, newest first",
+    operation_id="GetArticles",
 )
 def list_articles(
     viewer: OptionalUser,
@@ -304,9 +313,10 @@ def list_articles(
 @router.post(
     "/articles",
     status_code=status.HTTP_201_CREATED,
-    responses=conduit_responses(401, 403, 422),
+    responses=conduit_responses(400, 413, 401, 403, 422),
     tags=["Articles"],
     summary="Write an article (published at once)",
+    operation_id="CreateArticle",
 )
 def create_article(
     data: schemas.NewArticleRequest, author: Writer, session: SessionDep
@@ -332,6 +342,7 @@ def create_article(
     openapi_extra=TOKEN_OPTIONAL,
     tags=["Articles"],
     summary="An article",
+    operation_id="GetArticle",
 )
 def read_article(
     article: VisibleArticle, viewer: OptionalUser, session: SessionDep
@@ -341,9 +352,10 @@ def read_article(
 
 @router.put(
     "/articles/{slug}",
-    responses=conduit_responses(401, 403, 404, 422),
+    responses=conduit_responses(400, 413, 401, 403, 404, 422),
     tags=["Articles"],
     summary="Change an article (its author, or editors); a new title makes a new slug",
+    operation_id="UpdateArticle",
 )
 def update_article(
     data: schemas.UpdateArticleRequest,
@@ -370,6 +382,7 @@ def update_article(
     responses=conduit_responses(401, 403, 404),
     tags=["Articles"],
     summary="Delete an article with its comments (its author, or editors)",
+    operation_id="DeleteArticle",
 )
 def delete_article(article: EditableArticle, session: SessionDep) -> None:
     posts_service.delete_post(session, post=article)
@@ -380,6 +393,7 @@ def delete_article(article: EditableArticle, session: SessionDep) -> None:
     responses=conduit_responses(401, 404),
     tags=["Favorites"],
     summary="Favorite an article",
+    operation_id="CreateArticleFavorite",
 )
 def favorite(
     user: CurrentUser, article: MemberArticle, session: SessionDep
@@ -393,6 +407,7 @@ def favorite(
     responses=conduit_responses(401, 404),
     tags=["Favorites"],
     summary="Unfavorite an article",
+    operation_id="DeleteArticleFavorite",
 )
 def unfavorite(
     user: CurrentUser, article: MemberArticle, session: SessionDep
@@ -410,6 +425,7 @@ def unfavorite(
     openapi_extra=TOKEN_OPTIONAL,
     tags=["Comments"],
     summary=f"An article's comments, oldest first (at most {MAX_COMMENTS})",
+    operation_id="GetArticleComments",
 )
 def list_comments(
     article: VisibleArticle, viewer: OptionalUser, session: SessionDep
@@ -423,9 +439,10 @@ def list_comments(
 @router.post(
     "/articles/{slug}/comments",
     status_code=status.HTTP_201_CREATED,
-    responses=conduit_responses(401, 404, 409, 422),
+    responses=conduit_responses(400, 413, 401, 404, 409, 422),
     tags=["Comments"],
     summary="Comment on an article",
+    operation_id="CreateArticleComment",
 )
 def add_comment(
     data: schemas.NewCommentRequest,
@@ -445,6 +462,7 @@ def add_comment(
     responses=conduit_responses(401, 403, 404, 422),
     tags=["Comments"],
     summary="Delete a comment (its author, the article's author, or editors)",
+    operation_id="DeleteArticleComment",
 )
 def delete_comment(
     actor: CurrentUser, article: MemberArticle, comment: PathComment, session: SessionDep
@@ -453,7 +471,10 @@ def delete_comment(
 
 
 @router.get(
-    "/tags", tags=["Tags"], summary=f"Tags of articles, most used first (at most {MAX_TAGS})"
+    "/tags",
+    tags=["Tags"],
+    summary=f"Tags of articles, most used first (at most {MAX_TAGS})",
+    operation_id="GetTags",
 )
 def list_tags(session: SessionDep) -> schemas.TagsResponse:
     rows, _ = posts_service.list_tags(session, params=PageParams(limit=MAX_TAGS))

@@ -5,7 +5,7 @@ here too, under the RealWorld field name. Outputs are built from domain objects.
 """
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
 from pydantic.alias_generators import to_camel
@@ -30,7 +30,7 @@ Timestamp = Annotated[
 
 def _empty_as_none(value: object) -> object:
     """RealWorld clients clear ``bio`` and ``image`` by sending ``""``."""
-    return None if isinstance(value, str) and not value.strip() else value
+    return None if value == "" else value
 
 
 # Required and not blank here (the native API allows an empty one).
@@ -80,7 +80,7 @@ class UpdateUser(_Input):
     username: Omittable[Username] = None
     password: Omittable[Password] = None
     bio: Annotated[Bio | None, BeforeValidator(_empty_as_none)] = None
-    image: Annotated[ImageUrl | None, BeforeValidator(_empty_as_none)] = None
+    image: Annotated[ImageUrl | Literal[""] | None, BeforeValidator(_empty_as_none)] = None
 
 
 class UpdateUserRequest(_Input):
