@@ -6,7 +6,7 @@ BLOG := $(BIN)/blog
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint format typecheck check lock clean
+.PHONY: run test lint format typecheck check lock clean bench
 
 # Runtime install (pinned by constraints.txt), redone when the dependencies change.
 $(VENV)/.installed: pyproject.toml constraints.txt
@@ -45,6 +45,12 @@ format: $(VENV)/.installed-dev
 	$(BIN)/ruff format .
 
 check: lint test
+
+## bench: HTTP benchmark of blog serve against a bare ceiling app with wrk (not part of test/CI);
+##        BENCH_ARGS=--quick for a 2-minute smoke run, BENCH_ARGS="--postgres URL" for PostgreSQL
+bench: $(VENV)/.installed
+	@command -v wrk >/dev/null || (apt-get update && apt-get install -y wrk)
+	$(BIN)/python scripts/bench.py $(BENCH_ARGS)
 
 ## lock: re-pin every dependency (run after editing pyproject.toml)
 lock:
