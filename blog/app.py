@@ -13,6 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from blog import health
 from blog.auth import routes as auth_routes
 from blog.auth.security import AuthConfig, PasswordHasher, TokenCodec
+from blog.cache import ResponseCache
 from blog.conduit import app as conduit
 from blog.database import create_db_engine, rls_escape_reasons
 from blog.errors import install_error_handlers, responses
@@ -92,9 +93,13 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.auth = build_auth_config(settings)
     app.state.rate_limiter = RateLimiter(engine, enabled=settings.rate_limits_enabled)
 
-    # Added innermost first: security headers and CORS wrap everything, errors included.
+    # Added innermost first: security headers and CORS wrap everything, errors included;
+    # the cache stores responses with their security headers, and CORS answers each origin.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(
+        ResponseCache, engine=engine, max_bytes=settings.response_cache_mb * 1024 * 1024
+    )
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,

@@ -3,6 +3,7 @@
 from sqlmodel import SQLModel
 
 from blog.auth.models import RefreshToken
+from blog.cache import TenantVersion
 from blog.posts.models import Comment, Favorite, Post, PostTag, Tag
 from blog.ratelimit import RateLimitHit
 from blog.tenants.models import Tenant
@@ -20,6 +21,7 @@ __all__ = [
     "RefreshToken",
     "Tag",
     "Tenant",
+    "TenantVersion",
     "User",
     "metadata",
 ]

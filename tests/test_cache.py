@@ -1,0 +1,203 @@
+"""The response cache: fast repeats, and never a stale, foreign or expired answer.
+
+Every test here reads, writes, and reads again: the second read must show the write,
+whoever made it (the API, another worker, a factory, the CLI's services).
+"""
+
+import time
+from collections.abc import Callable
+from datetime import timedelta
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from jose import jwt
+from sqlalchemy.engine import Engine
+
+from blog.app import create_app
+from blog.posts.models import PostStatus
+from blog.settings import Settings
+from blog.tenants.models import Tenant
+from blog.users.models import User
+from tests.conftest import QueryCounter, tenant_path
+from tests.factories import CommentFactory, PostFactory
+
+MakeUser = Callable[..., User]
+AuthHeaders = Callable[[User], dict[str, str]]
+
+
+def titles(response: object) -> list[str]:
+    body = response.json()  # type: ignore[attr-defined]
+    return [item["title"] for item in body["items"]]
+
+
+def test_a_repeated_read_costs_one_lookup_and_says_so_in_its_etag(
+    client: TestClient, tenant: Tenant, user: MakeUser, queries: QueryCounter
+) -> None:
+    PostFactory(author=user(), title="Cached")
+    url = tenant_path(tenant, "/posts")
+
+    first = client.get(url)
+    with queries:
+        again = client.get(url)
+
+    assert again.json() == first.json()
+    assert queries.count == 1  # the blog's version, nothing else
+    assert again.headers["etag"] == first.headers["etag"]
+    assert again.headers["cache-control"] == "no-cache"
+    assert again.headers["x-content-type-options"] == "nosniff"  # stored with the body
+    assert client.get(url, headers={"If-None-Match": first.headers["etag"]}).status_code == 304
+
+
+def test_every_kind_of_write_shows_in_the_next_read(
+    client: TestClient, tenant: Tenant, user: MakeUser, auth_headers: AuthHeaders
+) -> None:
+    author, fan = user(), user()
+    headers = auth_headers(author)
+    posts = tenant_path(tenant, "/posts")
+    assert titles(client.get(posts)) == []
+
+    made = client.post(
+        posts, headers=headers, json={"title": "One", "body": "b", "status": "published"}
+    )
+    assert titles(client.get(posts)) == ["One"]
+
+    post = made.json()["id"]
+    client.patch(tenant_path(tenant, f"/posts/{post}"), headers=headers, json={"title": "Two"})
+    assert titles(client.get(posts)) == ["Two"]
+
+    client.post(tenant_path(tenant, f"/posts/{post}/favorite"), headers=auth_headers(fan))
+    assert client.get(posts).json()["items"][0]["favorites_count"] == 1
+
+    client.patch(tenant_path(tenant, "/users/me"), headers=headers, json={"name": "Renamed"})
+    assert client.get(posts).json()["items"][0]["author"]["name"] == "Renamed"
+
+    comments = tenant_path(tenant, f"/posts/{post}/comments")
+    assert client.get(comments).json()["total"] == 0
+    client.post(comments, headers=auth_headers(fan), json={"body": "hi"})
+    assert client.get(comments).json()["total"] == 1
+
+    client.delete(tenant_path(tenant, f"/posts/{post}"), headers=headers)
+    assert titles(client.get(posts)) == []
+
+
+def test_writes_outside_the_api_show_too(
+    client: TestClient, tenant: Tenant, user: MakeUser
+) -> None:
+    """Factories write through their own session, as the CLI and seeding services do."""
+    posts = tenant_path(tenant, "/posts")
+    assert titles(client.get(posts)) == []
+
+    post = PostFactory(author=user(), title="From a script")
+    assert titles(client.get(posts)) == ["From a script"]
+
+    CommentFactory(post=post)
+    assert client.get(tenant_path(tenant, f"/posts/{post.id}/comments")).json()["total"] == 1
+
+
+def test_another_worker_never_serves_a_stale_answer(
+    settings: Settings, engine: Engine, tenant: Tenant, user: MakeUser, auth_headers: AuthHeaders
+) -> None:
+    """Two workers, two caches, one database: the version lives in the database."""
+    reader, writer = (TestClient(create_app(settings, engine=engine)) for _ in range(2))
+    author = user()
+    posts = tenant_path(tenant, "/posts")
+    assert titles(reader.get(posts)) == []
+
+    writer.post(
+        posts,
+        headers=auth_headers(author),
+        json={"title": "Written elsewhere", "body": "b", "status": "published"},
+    )
+
+    assert titles(reader.get(posts)) == ["Written elsewhere"]
+
+
+def test_one_viewers_answer_never_reaches_another(
+    client: TestClient, tenant: Tenant, user: MakeUser, auth_headers: AuthHeaders
+) -> None:
+    author, stranger = user(), user()
+    draft = PostFactory(author=author, status=PostStatus.draft)
+    url = tenant_path(tenant, f"/posts/{draft.id}")
+
+    assert client.get(url, headers=auth_headers(author)).status_code == 200
+    assert client.get(url).status_code == 404
+    assert client.get(url, headers=auth_headers(stranger)).status_code == 404
+    me = tenant_path(tenant, "/users/me")
+    assert client.get(me, headers=auth_headers(author)).json()["id"] == str(author.id)
+    assert client.get(me, headers=auth_headers(stranger)).json()["id"] == str(stranger.id)
+
+
+def test_one_blogs_answer_never_reaches_another(
+    client: TestClient, tenant: Tenant, other_tenant: Tenant, user: MakeUser
+) -> None:
+    PostFactory(author=user(), title="Mine")
+    PostFactory(author=user(tenant=other_tenant), title="Theirs")
+
+    assert titles(client.get(tenant_path(tenant, "/posts"))) == ["Mine"]
+    assert titles(client.get(tenant_path(other_tenant, "/posts"))) == ["Theirs"]
+
+
+def test_a_deactivated_account_is_refused_at_once(
+    client: TestClient, tenant: Tenant, user: MakeUser, auth_headers: AuthHeaders
+) -> None:
+    admin, member = user(role="admin"), user()
+    me = tenant_path(tenant, "/users/me")
+    headers = auth_headers(member)
+    assert client.get(me, headers=headers).status_code == 200
+
+    client.patch(
+        tenant_path(tenant, f"/users/{member.id}"),
+        headers=auth_headers(admin),
+        json={"is_active": False},
+    )
+
+    assert client.get(me, headers=headers).status_code == 401
+
+
+def test_an_expired_token_is_not_answered_from_the_cache(
+    client: TestClient, app: FastAPI, tenant: Tenant, user: MakeUser
+) -> None:
+    member = user()
+    token = app.state.auth.tokens.issue(
+        user_id=member.id, tenant_id=member.tenant_id, lifetime=timedelta(seconds=2)
+    )
+    headers = {"Authorization": f"Bearer {token}"}
+    me = tenant_path(tenant, "/users/me")
+    assert client.get(me, headers=headers).status_code == 200
+
+    # Past the expiry by more than a second: python-jose compares whole seconds.
+    time.sleep(max(0.0, jwt.get_unverified_claims(token)["exp"] + 1.1 - time.time()))
+
+    assert client.get(me, headers=headers).status_code == 401
+
+
+def test_an_old_etag_gets_the_new_answer(
+    client: TestClient, tenant: Tenant, user: MakeUser
+) -> None:
+    author = user()
+    url = tenant_path(tenant, "/posts")
+    old = client.get(url).headers["etag"]
+
+    PostFactory(author=author, title="New")
+    response = client.get(url, headers={"If-None-Match": old})
+
+    assert response.status_code == 200
+    assert titles(response) == ["New"]
+
+
+@pytest.mark.parametrize("megabytes", [0])
+def test_the_cache_can_be_turned_off(
+    megabytes: int, settings: Settings, engine: Engine, tenant: Tenant, queries: QueryCounter
+) -> None:
+    off = TestClient(
+        create_app(settings.model_copy(update={"response_cache_mb": megabytes}), engine=engine)
+    )
+    url = tenant_path(tenant, "/posts")
+    off.get(url)
+
+    with queries:
+        response = off.get(url)
+
+    assert "etag" not in response.headers
+    assert queries.count > 1
