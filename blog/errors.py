@@ -120,7 +120,8 @@ class Problem:
     """An error on its way out, before a dialect gives it a shape.
 
     ``field_errors`` are pydantic's error dicts without the rejected input (which may be
-    a password): ``loc``, ``msg``, ``type`` and, where pydantic gives it, ``ctx``.
+    a password): ``loc``, ``msg``, ``type``, ``ctx`` where pydantic gives it, and
+    ``blank``: whether the input was missing, null or only white space.
     """
 
     status_code: int
@@ -193,9 +194,13 @@ def _http_error(exc: Exception, request: Request) -> Problem:
 
 def _validation_error(exc: Exception, _request: Request) -> Problem:
     assert isinstance(exc, RequestValidationError)  # noqa: S101
-    # Never echo the rejected input: it may be a password.
+    # Never echo the rejected input: it may be a password. Whether it was blank is kept.
     errors = tuple(
-        {key: error[key] for key in ("loc", "msg", "type", "ctx") if key in error}
+        {
+            **{key: error[key] for key in ("loc", "msg", "type", "ctx") if key in error},
+            "blank": error.get("input") is None
+            or (isinstance(error.get("input"), str) and not error["input"].strip()),
+        }
         for error in exc.errors()
     )
     first = errors[0] if errors else None

@@ -16,7 +16,8 @@ from blog.errors import Problem
 BLANK = "can't be blank"
 
 # Domain (and HTTP) error codes, as RealWorld clients expect to read them.
-_NAMES: dict[str, tuple[str, str]] = {
+_NAMES: dict[str, tuple[str, str | None]] = {  # None: the error's own detail
+    "password_rejected": ("password", None),
     "post_not_found": ("article", "not found"),
     "comment_not_found": ("comment", "not found"),
     "user_not_found": ("profile", "not found"),
@@ -42,17 +43,14 @@ _NAMES: dict[str, tuple[str, str]] = {
 
 
 def _field(loc: tuple[Any, ...] | list[Any]) -> str:
-    """The innermost name in an error's location: ("body", "article", "tagList", 2) → tagList."""
-    names = [part for part in loc if isinstance(part, str)]
+    """The innermost field name in an error's location: ("body", "article", "tagList", 2)
+    → tagList. Pydantic's names for union members ("literal['']") are not fields."""
+    names = [part for part in loc if isinstance(part, str) and part.isidentifier()]
     return names[-1] if names else "body"
 
 
 def _message(error: Mapping[str, Any]) -> str:
-    blank = error["type"] == "missing" or (
-        error["type"] in {"string_too_short", "too_short"}
-        and error.get("ctx", {}).get("min_length") == 1
-    )
-    return BLANK if blank else str(error["msg"])
+    return BLANK if error.get("blank") or error["type"] == "missing" else str(error["msg"])
 
 
 def errors_of(problem: Problem) -> dict[str, list[str]]:
@@ -62,8 +60,8 @@ def errors_of(problem: Problem) -> dict[str, list[str]]:
         for error in problem.field_errors:
             fields.setdefault(_field(error["loc"]), []).append(_message(error))
         return fields
-    key, message = _NAMES.get(problem.code, (problem.code, problem.detail))
-    return {key: [message]}
+    key, message = _NAMES.get(problem.code, (problem.code, None))
+    return {key: [message or problem.detail]}
 
 
 def render_conduit_problem(problem: Problem) -> Response:

@@ -5,6 +5,7 @@ from datetime import datetime
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic_core import PydanticCustomError
 
 from blog.posts.models import (
     BODY_MAX_LENGTH,
@@ -42,7 +43,20 @@ TagList = Annotated[
 Title = Annotated[
     str, BeforeValidator(strip_text), Field(min_length=1, max_length=TITLE_MAX_LENGTH)
 ]
-Body = Annotated[str, Field(min_length=1, max_length=BODY_MAX_LENGTH, description="Markdown text.")]
+
+
+def _not_blank(text: str) -> str:
+    """Markdown keeps its white space (indented code), but a body of nothing else is blank."""
+    if not text.strip():
+        raise PydanticCustomError("blank", "must not be only white space")
+    return text
+
+
+Body = Annotated[
+    str,
+    Field(min_length=1, max_length=BODY_MAX_LENGTH, description="Markdown text."),
+    AfterValidator(_not_blank),
+]
 Description = Annotated[
     str,
     BeforeValidator(strip_text),
