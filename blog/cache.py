@@ -159,8 +159,7 @@ class ResponseCache:
         )
 
     def _version(self, slug: str) -> tuple[uuid.UUID, int] | None:
-        # raw-sql: a platform lookup (blog id and version), before any tenant is bound
-        with self.engine.connect() as connection:
+        with self.engine.connect() as connection:  # raw-sql: platform rows, no tenant yet
             row = connection.execute(self.lookup, {"slug": slug}).first()
         return (row[0], row[1]) if row else None
 
