@@ -15,7 +15,7 @@ from blog.auth import routes as auth_routes
 from blog.auth.security import AuthConfig, PasswordHasher, TokenCodec
 from blog.cache import ResponseCache
 from blog.conduit import app as conduit
-from blog.database import create_db_engine, rls_escape_reasons
+from blog.database import create_db_engine, create_lookup_engine, rls_escape_reasons
 from blog.errors import install_error_handlers, responses
 from blog.middleware import BodySizeLimit, SecurityHeaders
 from blog.posts import routes as post_routes
@@ -74,12 +74,14 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     settings = settings or get_settings()
     engine = engine or create_db_engine(settings.database_url)
     logging.getLogger("blog").setLevel(settings.log_level)
+    lookup_engine = create_lookup_engine(engine)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         _check_row_level_security(engine, settings)
         yield
         engine.dispose()
+        lookup_engine.dispose()
 
     app = FastAPI(
         title="blog",
@@ -98,7 +100,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(
-        ResponseCache, engine=engine, max_bytes=settings.response_cache_mb * 1024 * 1024
+        ResponseCache, engine=lookup_engine, max_bytes=settings.response_cache_mb * 1024 * 1024
     )
     app.add_middleware(
         CORSMiddleware,

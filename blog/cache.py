@@ -142,6 +142,8 @@ class ResponseCache:
     """Serves repeated GETs under a blog's path from memory while its version holds."""
 
     def __init__(self, app: ASGIApp, *, engine: Engine, max_bytes: int) -> None:
+        """``engine`` must have connections of its own (``create_lookup_engine``), or a
+        lookup could wait for a connection held by a request that waits for the lookup."""
         self.app = app
         self.engine = engine
         self.max_bytes = max_bytes

@@ -154,6 +154,35 @@ def create_db_engine(url: str, *, echo: bool = False) -> Engine:
     )
 
 
+def create_lookup_engine(engine: Engine) -> Engine:
+    """A few connections of its own to ``engine``'s database, for lookups made outside any
+    request's unit of work (the response cache's): they must never wait for a connection
+    that a request holds while the request waits for them.
+
+    On SQLite one connection per thread (lookups run on the event loop's thread); on
+    PostgreSQL a small pool of its own.
+    """
+    url = engine.url.render_as_string(hide_password=False)
+    if engine.dialect.name == "sqlite":
+        lookup = sa.create_engine(
+            url,
+            hide_parameters=True,
+            poolclass=sa.pool.SingletonThreadPool,
+            connect_args={"check_same_thread": False, "timeout": 5},
+        )
+        sa.event.listen(lookup, "connect", _sqlite_connect)
+        return lookup
+    return sa.create_engine(
+        url,
+        hide_parameters=True,
+        pool_pre_ping=True,
+        pool_size=4,
+        max_overflow=4,
+        pool_timeout=10,
+        connect_args={"connect_timeout": POSTGRES_CONNECT_TIMEOUT_S},
+    )
+
+
 def new_session(engine: Engine) -> Session:
     """A session whose objects stay readable after commit (responses are built from them)."""
     return Session(engine, expire_on_commit=False)
