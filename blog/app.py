@@ -13,7 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from blog import health
 from blog.auth import routes as auth_routes
 from blog.auth.security import AuthConfig, PasswordHasher, TokenCodec
-from blog.cache import ResponseCache
+from blog.cache import ResponseCache, version_source
 from blog.conduit import app as conduit
 from blog.database import create_db_engine, create_lookup_engine, rls_escape_reasons
 from blog.errors import install_error_handlers, responses
@@ -74,14 +74,14 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     settings = settings or get_settings()
     engine = engine or create_db_engine(settings.database_url)
     logging.getLogger("blog").setLevel(settings.log_level)
-    lookup_engine = create_lookup_engine(engine)
+    versions = version_source(create_lookup_engine(engine))
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         _check_row_level_security(engine, settings)
         yield
         engine.dispose()
-        lookup_engine.dispose()
+        await versions.close()
 
     app = FastAPI(
         title="blog",
@@ -100,7 +100,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(
-        ResponseCache, engine=lookup_engine, max_bytes=settings.response_cache_mb * 1024 * 1024
+        ResponseCache, versions=versions, max_bytes=settings.response_cache_mb * 1024 * 1024
     )
     app.add_middleware(
         CORSMiddleware,

@@ -12,6 +12,7 @@ version lives in the database they share. Responses carry an ``ETag`` derived fr
 key, and ``If-None-Match`` gets a 304.
 """
 
+import asyncio
 import base64
 import hashlib
 import json
@@ -23,6 +24,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -110,6 +112,8 @@ def bump_versions(session: OrmSession, tenant_ids: set[Any]) -> None:
 
 # --- the middleware -----------------------------------------------------------------------
 
+LOOKUP_TIMEOUT_S = 2
+
 # The blog named by a path: the native API's and the RealWorld API's.
 _TENANT_PATH = re.compile(r"^/(?:api/v1/tenants|conduit)/([^/]+)(?:/|$)")
 
@@ -138,32 +142,94 @@ def _token_expiry(authorization: bytes) -> float | None:
         return 0.0  # unreadable: never served from the cache
 
 
-class ResponseCache:
-    """Serves repeated GETs under a blog's path from memory while its version holds."""
+class Versions:
+    """Blog id and content version by slug, from ``engine``'s own connections (see
+    :func:`blog.database.create_lookup_engine`): a lookup must never wait for a connection
+    that a request holds while the request waits for the lookup.
 
-    def __init__(self, app: ASGIApp, *, engine: Engine, max_bytes: int) -> None:
-        """``engine`` must have connections of its own (``create_lookup_engine``), or a
-        lookup could wait for a connection held by a request that waits for the lookup."""
-        self.app = app
+    SQLite is a local file: asking it on the event loop is faster than a hop to a thread.
+    """
+
+    def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self.max_bytes = max_bytes
-        self.entries: OrderedDict[tuple[Any, ...], Entry] = OrderedDict()
-        self.stored_bytes = 0
-        # SQLite is a local file: its lookup is faster than a hop to a thread. A network
-        # database is looked up off the event loop, which must never wait on a socket.
-        self.inline = engine.dialect.name == "sqlite"
         versions = TenantVersion.__table__  # type: ignore[attr-defined]
-        self.lookup = (
+        self.query = (
             sa.select(col(Tenant.id), sa.func.coalesce(versions.c.version, 0))
             .select_from(Tenant)
             .outerjoin(versions, versions.c.tenant_id == col(Tenant.id))
             .where(col(Tenant.slug) == sa.bindparam("slug"))
         )
 
-    def _version(self, slug: str) -> tuple[uuid.UUID, int] | None:
+    def _lookup(self, slug: str) -> tuple[Any, int] | None:
         with self.engine.connect() as connection:  # raw-sql: platform rows, no tenant yet
-            row = connection.execute(self.lookup, {"slug": slug}).first()
+            row = connection.execute(self.query, {"slug": slug}).first()
         return (row[0], row[1]) if row else None
+
+    async def get(self, slug: str) -> tuple[Any, int] | None:
+        if self.engine.dialect.name == "sqlite":
+            return self._lookup(slug)
+        return await run_in_threadpool(self._lookup, slug)
+
+    async def close(self) -> None:
+        self.engine.dispose()
+
+
+class PostgresVersions(Versions):
+    """The same lookup over a few asynchronous psycopg connections: on the event loop,
+    without a hop to a thread, and never blocking it on the network."""
+
+    SQL = (
+        "SELECT t.id, coalesce(v.version, 0) FROM tenants t "
+        "LEFT JOIN tenant_versions v ON v.tenant_id = t.id WHERE t.slug = %s"
+    )
+
+    def __init__(self, engine: Engine, *, connections: int = 4) -> None:
+        super().__init__(engine)
+        url = engine.url.set(drivername="postgresql")
+        self.conninfo = url.render_as_string(hide_password=False)
+        self.idle: list[psycopg.AsyncConnection[Any]] = []
+        self.slots = asyncio.Semaphore(connections)
+
+    async def get(self, slug: str) -> tuple[Any, int] | None:
+        async with self.slots:
+            connection = self.idle.pop() if self.idle else None
+            try:
+                async with asyncio.timeout(LOOKUP_TIMEOUT_S):  # a silent network: no cache
+                    if connection is None:
+                        connection = await psycopg.AsyncConnection.connect(  # raw-sql: platform
+                            self.conninfo, autocommit=True
+                        )
+                    cursor = await connection.execute(self.SQL, (slug,))  # raw-sql: platform rows
+                    row = await cursor.fetchone()
+            except (psycopg.Error, TimeoutError):
+                if connection is not None:
+                    await connection.close()
+                raise sa.exc.OperationalError(self.SQL, (), None) from None  # type: ignore[arg-type]
+            self.idle.append(connection)
+        return (row[0], row[1]) if row else None
+
+    async def close(self) -> None:
+        while self.idle:
+            await self.idle.pop().close()
+        await super().close()
+
+
+def version_source(engine: Engine) -> Versions:
+    """The right :class:`Versions` for ``engine`` (a lookup engine of its own)."""
+    if engine.dialect.name == "postgresql":
+        return PostgresVersions(engine)
+    return Versions(engine)
+
+
+class ResponseCache:
+    """Serves repeated GETs under a blog's path from memory while its version holds."""
+
+    def __init__(self, app: ASGIApp, *, versions: Versions, max_bytes: int) -> None:
+        self.app = app
+        self.versions = versions
+        self.max_bytes = max_bytes
+        self.entries: OrderedDict[tuple[Any, ...], Entry] = OrderedDict()
+        self.stored_bytes = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "GET" or self.max_bytes <= 0:
@@ -174,11 +240,7 @@ class ResponseCache:
             await self.app(scope, receive, send)
             return
         try:
-            found = (
-                self._version(match[1])
-                if self.inline
-                else await run_in_threadpool(self._version, match[1])
-            )
+            found = await self.versions.get(match[1])
         except sa.exc.SQLAlchemyError:
             found = None  # the app will answer (503) as it would without a cache
         if found is None:
