@@ -12,13 +12,23 @@ from typing import Any
 
 import httpx2 as httpx
 import pytest
+import sqlalchemy as sa
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from pydantic import TypeAdapter
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col
 
-from blog.database import utcnow
+from blog.database import new_session, utcnow
+from blog.pagination import Page, PageParams
+from blog.posts import service as posts_service
 from blog.posts.models import Comment, Post, PostStatus
+from blog.posts.schemas import AuthorData, PostSummary, PostSummaryData
+from blog.tenancy import bind_tenant
 from blog.tenants.models import Tenant
-from blog.testing.factories import CommentFactory, PostFactory
+from blog.testing.factories import CommentFactory, FavoriteFactory, PostFactory
 from blog.users.models import Role, User
+from blog.users.schemas import UserPublic
 from tests.conftest import tenant_path
 
 UserMaker = Callable[..., User]
@@ -733,6 +743,147 @@ def test_list_drafts_shows_editors_every_draft_of_the_tenant(
 
     assert set(listed_ids(response)) == {str(post_id) for post_id in drafts}
     assert response.json()["total"] == 2
+
+
+# --- The lean list answers exactly what the straightforward one did ----------------------------
+
+
+PAGE_ADAPTER: TypeAdapter[Page[PostSummary]] = TypeAdapter(Page[PostSummary])
+
+
+def straightforward_list(
+    engine: Engine, tenant: Tenant, viewer: User | None, **query: Any
+) -> bytes:
+    """GET /posts as it was built before: ORM posts with selectinload, favorite marks,
+    ``PostSummary`` models, serialized by pydantic as FastAPI does for ``Page[...]``."""
+    params = PageParams(limit=query.pop("limit", 20), offset=query.pop("offset", 0))
+    filters = {
+        "status": PostStatus(query.pop("status", "published")),
+        "favorited_by": query.pop("favorited", None),
+        **query,
+    }
+    with new_session(engine) as session:
+        bind_tenant(session, tenant.id)
+        posts, total = posts_service.list_posts(session, viewer=viewer, params=params, **filters)
+        marks = posts_service.favorite_marks(session, posts=posts, viewer=viewer)
+        items = [
+            PostSummary.model_validate(post).model_copy(
+                update={"favorites_count": marks[post.id][0], "favorited": marks[post.id][1]}
+            )
+            for post in posts
+        ]
+    return PAGE_ADAPTER.dump_json(Page[PostSummary].of(items, total, params), by_alias=True)
+
+
+@pytest.fixture
+def varied_blog(db: Session, tenant: Tenant, other_tenant: Tenant, user: UserMaker) -> list[User]:
+    """Posts with every shape a list item can take: no author, ordered and unicode tags,
+    favorites, equal publication times, drafts; and another blog's posts."""
+    alice, bob, gone = user(username="Alice"), user(), user()
+    editor = user(role=Role.editor)
+    now = utcnow().replace(microsecond=0)  # a whole second: how pydantic prints it matters
+    tie = now - timedelta(hours=5)
+    posts = [
+        published_post(alice, title="Привет, мир 🎉", tags=["zeta", "alpha", "μ"]),
+        published_post(
+            bob,
+            title='Quotes " and \\ backslash',
+            description="line\u2028separator <b>&amp;</b>",
+            published_at=now - timedelta(hours=1, microseconds=120),
+        ),
+        *(published_post(alice, published_at=tie, tags=["tie"]) for _ in range(4)),
+        *(published_post(bob, published_at=now - timedelta(days=i)) for i in range(2, 6)),
+        published_post(gone, tags=["orphan"], published_at=now - timedelta(hours=3)),
+    ]
+    draft_post(alice, tags=["draft"])
+    draft_post(bob)
+    for fan, post in [(alice, posts[0]), (bob, posts[0]), (editor, posts[1]), (alice, posts[3])]:
+        FavoriteFactory.create(user=fan, post=post)
+    db.execute(
+        sa.update(Post).where(col(Post.author_id) == gone.id).values(author_id=None),
+        execution_options={"synchronize_session": False},
+    )
+    db.commit()
+    published_post(user(tenant=other_tenant), title="Elsewhere", tags=["alpha"])
+    return [alice, bob, editor]
+
+
+LISTINGS: list[dict[str, Any]] = [
+    {},
+    *({"limit": limit, "offset": offset} for limit in (1, 2, 3) for offset in range(12)),
+    {"offset": 11},
+    {"offset": 12},
+    {"offset": 500},
+    {"author": "alice"},
+    {"author": "ALICE", "offset": 2, "limit": 2},
+    {"author": "nobody"},
+    {"tag": "tie", "offset": 1, "limit": 2},
+    {"tag": "alpha"},
+    {"q": "привет"},
+    {"q": "%"},
+    {"favorited": "alice"},
+    {"favorited": "alice", "tag": "tie"},
+]
+
+
+@pytest.mark.parametrize("caller", ["anonymous", "alice", "bob", "editor"])
+def test_list_is_byte_for_byte_what_the_straightforward_list_answered(
+    client: TestClient,
+    engine: Engine,
+    tenant: Tenant,
+    varied_blog: list[User],
+    auth_headers: AuthHeaders,
+    caller: str,
+) -> None:
+    alice, bob, editor = varied_blog
+    viewer = {"anonymous": None, "alice": alice, "bob": bob, "editor": editor}[caller]
+    headers = auth_headers(viewer) if viewer else None
+    listings = LISTINGS + (
+        [{"status": "draft"}, {"status": "draft", "offset": 1}] if viewer else []
+    )
+
+    for query in listings:
+        response = list_posts(client, tenant, headers, **query)
+
+        assert response.status_code == 200, query
+        assert response.headers["content-type"] == "application/json", query
+        assert response.content == straightforward_list(engine, tenant, viewer, **query), query
+
+
+def test_list_with_unordered_posts_is_what_the_straightforward_list_answered(
+    client: TestClient, engine: Engine, tenant: Tenant, user: UserMaker
+) -> None:
+    """Published posts without a publication time (imports may have them) sort as before,
+    wherever each database puts NULL."""
+    me = user()
+    for index in range(3):
+        published_post(me, published_at=None, title=f"Undated {index}")
+        published_post(me, published_at=utcnow() - timedelta(days=index))
+
+    for offset in range(7):
+        response = list_posts(client, tenant, limit=2, offset=offset)
+
+        assert response.content == straightforward_list(
+            engine, tenant, None, limit=2, offset=offset
+        )
+
+
+def test_list_is_documented_as_a_page_of_summaries(app: FastAPI) -> None:
+    """The list answers pre-shaped JSON, yet its OpenAPI document still names its model."""
+    operation = app.openapi()["paths"]["/api/v1/tenants/{tenant}/posts"]["get"]
+
+    assert operation["operationId"] == "list_posts_api_v1_tenants__tenant__posts_get"
+    assert operation["responses"]["200"] == {
+        "description": "Successful Response",
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/Page_PostSummary_"}}
+        },
+    }
+
+
+def test_summary_data_has_the_keys_of_the_summary_model() -> None:
+    assert list(PostSummaryData.__annotations__) == list(PostSummary.model_fields)
+    assert list(AuthorData.__annotations__) == list(UserPublic.model_fields)
 
 
 # --- GET /posts/{id} and /posts/by-slug/{slug} ------------------------------------------------

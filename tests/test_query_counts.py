@@ -10,7 +10,7 @@ from blog.posts.models import PostStatus
 from blog.tenants.models import Tenant
 from blog.users.models import Role, User
 from tests.conftest import QueryCounter, tenant_path
-from tests.factories import CommentFactory, PostFactory, UserFactory
+from tests.factories import CommentFactory, FavoriteFactory, PostFactory, UserFactory
 
 MakeUser = Callable[..., User]
 
@@ -98,3 +98,34 @@ def test_post_list_issues_the_same_queries_for_1_and_20_authors(
     assert len(second.json()["items"]) == 20
     assert len({item["author"]["id"] for item in second.json()["items"]}) >= 10
     assert queries.count == count_for_one
+    assert len(list_statements(queries)) == 1
+
+
+def list_statements(queries: QueryCounter) -> list[str]:
+    """The statements of a post list itself (not the tenant's or the caller's lookup)."""
+    return [statement for statement in queries.statements if "posts" in statement]
+
+
+@pytest.mark.parametrize("listing", ["/posts", "/posts?offset=3", "/posts?offset=50"])
+def test_post_list_reads_total_page_authors_tags_and_favorites_in_one_statement(
+    client: TestClient,
+    tenant: Tenant,
+    user: MakeUser,
+    auth_headers: Callable[[User], dict[str, str]],
+    queries: QueryCounter,
+    db: Session,
+    listing: str,
+) -> None:
+    """Before: a count, the page, its authors, its tags, favorite counts, the caller's own."""
+    reader = user()
+    for author in UserFactory.create_batch(3, tenant=tenant, role=Role.author):
+        publish_posts(author, 3)
+    FavoriteFactory.create(user=reader, post=PostFactory.create(author=reader, tags=["mine"]))
+
+    for headers in ({}, auth_headers(reader)):
+        with queries:
+            response = client.get(tenant_path(tenant, listing), headers=headers)
+
+        assert response.status_code == 200
+        assert response.json()["total"] == 10
+        assert len(list_statements(queries)) == 1

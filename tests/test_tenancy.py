@@ -2,17 +2,21 @@
 
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from blog.database import new_session
+from blog.database import new_session, utcnow
+from blog.pagination import PageParams
+from blog.posts import service as posts_service
+from blog.posts.models import Favorite, PostTag, Tag
 from blog.tenancy import TenantScopeError, bind_tenant, cross_tenant
 from blog.tenants.models import Tenant
 from blog.users.models import User
-from tests.factories import TenantFactory, UserFactory
+from tests.factories import PostFactory, TenantFactory, UserFactory
 
 
 @pytest.fixture
@@ -173,3 +177,45 @@ def test_raw_sql_through_a_session_is_refused_unless_marked(session: Session) ->
 
     marked = sa.text("SELECT 1").execution_options(raw_sql_reason="a documented exception")
     assert session.execute(marked).scalar_one() == 1
+
+
+def test_the_lean_post_list_reads_only_the_bound_tenants_rows(
+    engine: Engine, db: Session, session: Session
+) -> None:
+    """Another blog holding rows with the very same ids (keys include tenant_id, so it may)
+    leaks into no column of the list: every table of its one statement is scoped."""
+    mine, theirs = TenantFactory.create(), TenantFactory.create()
+    author = UserFactory.create(tenant=mine, username="author")
+    now = utcnow()
+    newer = PostFactory.create(author=author, title="Mine", tags=["mine"], published_at=now)
+    older = PostFactory.create(author=author, published_at=now - timedelta(hours=1))
+    clone = UserFactory.create(tenant=theirs, id=author.id, username="intruder")
+    fan = UserFactory.create(tenant=theirs)
+    mine_tag = db.exec(select(Tag).where(col(Tag.tenant_id) == mine.id)).one()
+    db.add(Tag(tenant_id=theirs.id, id=mine_tag.id, name="theirs"))
+    db.flush()
+    for post in (newer, older):
+        PostFactory.create(author=clone, id=post.id, title="Theirs", published_at=post.published_at)
+        db.add(PostTag(tenant_id=theirs.id, post_id=post.id, tag_id=mine_tag.id, position=0))
+        for user in (clone, fan):
+            db.add(Favorite(tenant_id=theirs.id, user_id=user.id, post_id=post.id))
+    db.commit()
+    bind_tenant(session, mine.id)
+
+    pages = [
+        posts_service.list_post_summaries(session, viewer=author, params=PageParams(1, offset))
+        for offset in (0, 1, 2)
+    ]
+
+    assert [total for _, total in pages] == [2, 2, 2]
+    first, second, beyond = (items for items, _ in pages)
+    assert beyond == []
+    assert [(item["id"], item["title"]) for item in first + second] == [
+        (newer.id, "Mine"),
+        (older.id, older.title),
+    ]
+    for item in first + second:
+        assert item["author"] is not None
+        assert item["author"]["username"] == "author"
+        assert (item["favorites_count"], item["favorited"]) == (0, False)
+    assert (first[0]["tags"], second[0]["tags"]) == (["mine"], [])

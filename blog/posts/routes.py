@@ -4,13 +4,13 @@ import uuid
 from collections.abc import Sequence
 from typing import Annotated, TypeVar
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Response, status
 from sqlmodel import Session
 
 from blog.auth.dependencies import TOKEN_OPTIONAL, AuthorUser, CurrentUser, OptionalUser
 from blog.database import SessionDep
 from blog.errors import responses
-from blog.pagination import Page, PageDep
+from blog.pagination import Page, PageDep, json_page
 from blog.posts import service
 from blog.posts.dependencies import EditablePost, PathComment, VisiblePost
 from blog.posts.exceptions import DraftsNeedLogin
@@ -59,6 +59,7 @@ SearchText = Annotated[
 
 @router.get(
     "/posts",
+    response_model=Page[PostSummary],
     responses=responses(401),
     openapi_extra=TOKEN_OPTIONAL,
     summary="List posts, newest first",
@@ -77,10 +78,10 @@ def list_posts(
     favorited: Annotated[
         str | None, Query(max_length=32, description="Favorited by this username."), NoNul
     ] = None,
-) -> Page[PostSummary]:
+) -> Response:
     if status == PostStatus.draft and viewer is None:
         raise DraftsNeedLogin()
-    posts, total = service.list_posts(
+    items, total = service.list_post_summaries(
         session,
         viewer=viewer,
         params=page,
@@ -90,7 +91,7 @@ def list_posts(
         q=q,
         favorited_by=favorited,
     )
-    return Page[PostSummary].of(_marked(session, posts, viewer, PostSummary), total, page)
+    return json_page(items, total, page)
 
 
 @router.post(

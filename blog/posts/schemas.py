@@ -2,7 +2,7 @@
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, TypedDict
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic_core import PydanticCustomError
@@ -17,6 +17,7 @@ from blog.posts.models import (
     PostStatus,
 )
 from blog.schemas import InputModel, Omittable, lower_text, strip_text
+from blog.users.models import Role
 from blog.users.schemas import UserPublic
 
 
@@ -109,6 +110,35 @@ class PostSummary(_PostFields):
     author: UserPublic | None = Field(description="Null once the author's account is deleted.")
     favorites_count: int = Field(default=0, description="Members who favorited it.")
     favorited: bool = Field(default=False, description="Whether the caller favorited it.")
+
+
+class AuthorData(TypedDict):
+    """:class:`UserPublic` as plain data, for lists built without models."""
+
+    id: uuid.UUID
+    username: str
+    name: str | None
+    bio: str | None
+    image: str | None
+    role: Role
+    created_at: datetime
+
+
+class PostSummaryData(TypedDict):
+    """:class:`PostSummary` as plain data: the same keys in the same order (a test checks)."""
+
+    id: uuid.UUID
+    slug: str
+    title: str
+    description: str
+    status: PostStatus
+    tags: list[str]
+    published_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    author: AuthorData | None
+    favorites_count: int
+    favorited: bool
 
 
 class PostRead(PostSummary):
