@@ -113,6 +113,7 @@ def bump_versions(session: OrmSession, tenant_ids: set[Any]) -> None:
 # --- the middleware -----------------------------------------------------------------------
 
 LOOKUP_TIMEOUT_S = 2
+SEEN_KEYS = 50_000  # digests of URLs read once, about 8 MiB at most
 
 # The blog named by a path: the native API's and the RealWorld API's.
 _TENANT_PATH = re.compile(r"^/(?:api/v1/tenants|conduit)/([^/]+)(?:/|$)")
@@ -127,7 +128,8 @@ class Entry:
 
     @property
     def size(self) -> int:
-        return len(self.body) + 200
+        """Bytes held, with an allowance for the key, headers and objects around them."""
+        return len(self.body) + sum(len(n) + len(v) for n, v in self.headers) + 600
 
 
 def _token_expiry(authorization: bytes) -> float | None:
@@ -230,6 +232,9 @@ class ResponseCache:
         self.max_bytes = max_bytes
         self.entries: OrderedDict[tuple[Any, ...], Entry] = OrderedDict()
         self.stored_bytes = 0
+        # Admission on the second sighting: a URL read once (a crawler, a deep page) costs
+        # a digest here, not a stored body, so memory stays flat under cold reads.
+        self.seen: OrderedDict[bytes, None] = OrderedDict()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "GET" or self.max_bytes <= 0:
@@ -296,7 +301,19 @@ class ResponseCache:
 
         await self.app(scope, receive, capture)
 
+    def _admit(self, key: tuple[Any, ...]) -> bool:
+        digest = hashlib.blake2b(repr(key).encode(), digest_size=16).digest()
+        if digest in self.seen:
+            del self.seen[digest]
+            return True
+        self.seen[digest] = None
+        if len(self.seen) > SEEN_KEYS:
+            self.seen.popitem(last=False)
+        return False
+
     def _store(self, key: tuple[Any, ...], start: Message, body: bytes, auth: bytes) -> None:
+        if not self._admit(key):
+            return
         entry = Entry(200, list(start["headers"]), body, _token_expiry(auth) if auth else None)
         if entry.size > self.max_bytes // 8:
             return  # a huge answer would evict everything else

@@ -8,12 +8,12 @@ from blog.auth.security import AuthConfig
 from blog.settings import Settings
 
 
-def get_app_settings(request: Request) -> Settings:
+async def get_app_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_auth_config(request: Request) -> AuthConfig:
+async def get_auth_config(request: Request) -> AuthConfig:
     auth: AuthConfig = request.app.state.auth
     return auth
 

@@ -40,7 +40,7 @@ class PageParams:
     offset: int = 0
 
 
-def _page_params(
+async def _page_params(
     limit: Annotated[
         int, Query(ge=1, le=MAX_LIMIT, description=f"Page size, at most {MAX_LIMIT}.")
     ] = DEFAULT_LIMIT,

@@ -1,7 +1,7 @@
 """Who is calling (``CurrentUser``, ``AdminUser``, …), and the limits on proving it."""
 
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -61,10 +61,10 @@ OptionalUser = Annotated[User | None, Depends(get_optional_user)]
 TOKEN_OPTIONAL: dict[str, Any] = {"security": [{}]}
 
 
-def require_role(minimum: Role) -> Callable[[User], User]:
+def require_role(minimum: Role) -> Callable[[User], Awaitable[User]]:
     """A dependency admitting the current user only with ``minimum`` role or stronger."""
 
-    def dependency(user: CurrentUser) -> User:
+    async def dependency(user: CurrentUser) -> User:
         if not user.role.at_least(minimum):
             raise RoleForbidden()
         return user

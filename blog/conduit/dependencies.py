@@ -58,7 +58,7 @@ def get_tenant(request: Request, session: SessionDep) -> Tenant:
 ConduitTenant = Annotated[Tenant, Depends(get_tenant)]
 
 
-def get_token(header: Annotated[str | None, Depends(token_header)]) -> str | None:
+async def get_token(header: Annotated[str | None, Depends(token_header)]) -> str | None:
     """The token of ``Authorization: Token <jwt>`` or ``Bearer <jwt>``; None when absent."""
     if header is None:
         return None
@@ -83,7 +83,7 @@ def get_optional_user(
 OptionalUser = Annotated[User | None, Depends(get_optional_user)]
 
 
-def get_current_user(user: OptionalUser) -> User:
+async def get_current_user(user: OptionalUser) -> User:
     if user is None:
         raise TokenMissing()
     return user
@@ -92,7 +92,7 @@ def get_current_user(user: OptionalUser) -> User:
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
-def get_writer(user: CurrentUser) -> User:
+async def get_writer(user: CurrentUser) -> User:
     """Members who may write articles (authors and above; readers only comment)."""
     if not user.role.at_least(Role.author):
         raise RoleForbidden()
@@ -125,7 +125,7 @@ def get_member_article(user: CurrentUser, slug: SlugPath, session: SessionDep) -
 MemberArticle = Annotated[Post, Depends(get_member_article)]
 
 
-def get_editable_article(user: CurrentUser, article: MemberArticle) -> Post:
+async def get_editable_article(user: CurrentUser, article: MemberArticle) -> Post:
     """The article, if the caller is its author or an editor (403 otherwise)."""
     posts_service.ensure_can_edit(article, user=user)
     return article

@@ -25,7 +25,7 @@ def get_tenant(
     return found
 
 
-def require_tenant_signup(settings: SettingsDep) -> None:
+async def require_tenant_signup(settings: SettingsDep) -> None:
     if not settings.allow_tenant_signup:
         raise TenantSignupClosed()
 
