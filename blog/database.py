@@ -3,7 +3,7 @@
 import os
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -14,6 +14,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlmodel import Session, SQLModel
+from starlette.concurrency import run_in_threadpool
 
 # Stable constraint names, so migrations can refer to (and drop) them.
 SQLModel.metadata.naming_convention = {
@@ -196,22 +197,31 @@ class KeepChangesError(Exception):
     """
 
 
-def get_session(request: Request) -> Iterator[Session]:
+def _finish(session: Session, error: BaseException | None) -> None:
+    try:
+        if error is None or isinstance(error, KeepChangesError):
+            session.commit()
+        else:
+            session.rollback()
+    finally:
+        session.close()
+
+
+async def get_session(request: Request) -> AsyncIterator[Session]:
     """The request's unit of work: commit on success, roll back on any error.
 
     Runs with ``scope="function"`` so the commit happens before the response is
-    sent: a client never sees 201 for a change that failed to commit.
+    sent: a client never sees 201 for a change that failed to commit. Making a session
+    does no I/O, so it happens on the event loop; the commit or rollback, which does, runs
+    in the thread pool: one hop per request instead of two.
     """
-    with new_session(request.app.state.engine) as session:
-        try:
-            yield session
-        except KeepChangesError:
-            session.commit()
-            raise
-        except Exception:
-            session.rollback()
-            raise
-        session.commit()
+    session = new_session(request.app.state.engine)
+    try:
+        yield session
+    except BaseException as error:
+        await run_in_threadpool(_finish, session, error)
+        raise
+    await run_in_threadpool(_finish, session, None)
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]

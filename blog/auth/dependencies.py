@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, OAuth2PasswordRequestForm
+from starlette.concurrency import run_in_threadpool
 
 from blog.auth import service
 from blog.auth.exceptions import InvalidAccessToken
@@ -41,16 +42,21 @@ def get_current_user(
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
-def get_optional_user(
+async def get_optional_user(
     tenant: TenantDep,
     session: SessionDep,
     auth: AuthConfigDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
 ) -> User | None:
-    """The caller when a token is sent (an invalid one is still a 401), else None."""
+    """The caller when a token is sent (an invalid one is still a 401), else None.
+
+    Async, so an anonymous read costs no hop to a thread; checking a token reads the
+    database, in the thread pool."""
     if credentials is None:
         return None
-    return service.authenticate(session, auth=auth, tenant=tenant, token=credentials.credentials)
+    return await run_in_threadpool(
+        service.authenticate, session, auth=auth, tenant=tenant, token=credentials.credentials
+    )
 
 
 OptionalUser = Annotated[User | None, Depends(get_optional_user)]

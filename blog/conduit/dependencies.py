@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import Depends, Path, Request
 from fastapi.security import APIKeyHeader
+from starlette.concurrency import run_in_threadpool
 
 from blog.auth import service as auth_service
 from blog.auth.exceptions import InvalidAccessToken
@@ -71,13 +72,16 @@ async def get_token(header: Annotated[str | None, Depends(token_header)]) -> str
 PresentedToken = Annotated[str | None, Depends(get_token)]
 
 
-def get_optional_user(
+async def get_optional_user(
     tenant: ConduitTenant, session: SessionDep, auth: AuthConfigDep, token: PresentedToken
 ) -> User | None:
-    """The caller when a token is sent (an invalid one is still a 401), else None."""
+    """The caller when a token is sent (an invalid one is still a 401), else None;
+    anonymous callers cost no hop to a thread."""
     if token is None:
         return None
-    return auth_service.authenticate(session, auth=auth, tenant=tenant, token=token)
+    return await run_in_threadpool(
+        auth_service.authenticate, session, auth=auth, tenant=tenant, token=token
+    )
 
 
 OptionalUser = Annotated[User | None, Depends(get_optional_user)]
