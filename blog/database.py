@@ -126,11 +126,14 @@ def _sqlite_begin_before_write(
         dbapi_connection.execute("BEGIN IMMEDIATE")
 
 
-def create_db_engine(url: str, *, echo: bool = False) -> Engine:
+def create_db_engine(url: str, *, echo: bool = False, lookup: bool = False) -> Engine:
     """An engine tuned for the backend: SQLite pragmas, or a pre-pinged PostgreSQL pool.
 
     Bound parameters are hidden from logs and error messages: they can hold password
-    hashes and token hashes.
+    hashes and token hashes. ``lookup``: a few connections of its own, for lookups made
+    outside any request's unit of work (the response cache's), which must never wait for
+    a connection that a request holds while the request waits for them: on SQLite one
+    connection per thread (they run on the event loop's), on PostgreSQL a small pool.
     """
     url = normalize_database_url(url)
     if url.startswith("sqlite"):
@@ -139,6 +142,7 @@ def create_db_engine(url: str, *, echo: bool = False) -> Engine:
             echo=echo,
             hide_parameters=True,
             connect_args={"check_same_thread": False, "timeout": 5},
+            **({"poolclass": sa.pool.SingletonThreadPool} if lookup else {}),
         )
         sa.event.listen(engine, "connect", _sqlite_connect)
         sa.event.listen(engine, "before_cursor_execute", _sqlite_begin_before_write)
@@ -148,40 +152,16 @@ def create_db_engine(url: str, *, echo: bool = False) -> Engine:
         echo=echo,
         hide_parameters=True,
         pool_pre_ping=True,
-        pool_size=10,
-        max_overflow=10,
+        pool_size=2 if lookup else 10,
+        max_overflow=2 if lookup else 10,
         pool_timeout=10,
         connect_args={"connect_timeout": POSTGRES_CONNECT_TIMEOUT_S},
     )
 
 
 def create_lookup_engine(engine: Engine) -> Engine:
-    """A few connections of its own to ``engine``'s database, for lookups made outside any
-    request's unit of work (the response cache's): they must never wait for a connection
-    that a request holds while the request waits for them.
-
-    On SQLite one connection per thread (lookups run on the event loop's thread); on
-    PostgreSQL a small pool of its own.
-    """
-    url = engine.url.render_as_string(hide_password=False)
-    if engine.dialect.name == "sqlite":
-        lookup = sa.create_engine(
-            url,
-            hide_parameters=True,
-            poolclass=sa.pool.SingletonThreadPool,
-            connect_args={"check_same_thread": False, "timeout": 5},
-        )
-        sa.event.listen(lookup, "connect", _sqlite_connect)
-        return lookup
-    return sa.create_engine(
-        url,
-        hide_parameters=True,
-        pool_pre_ping=True,
-        pool_size=4,
-        max_overflow=4,
-        pool_timeout=10,
-        connect_args={"connect_timeout": POSTGRES_CONNECT_TIMEOUT_S},
-    )
+    """A lookup engine (see :func:`create_db_engine`) to ``engine``'s database."""
+    return create_db_engine(engine.url.render_as_string(hide_password=False), lookup=True)
 
 
 def new_session(engine: Engine) -> Session:

@@ -6,18 +6,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-import schemathesis
 from fastapi import FastAPI
 from schemathesis.core.parameters import ParameterLocation
 from schemathesis.specs.openapi.schemas import OpenApiSchema
 from sqlmodel import Session
 
-from blog.app import create_app
-from blog.settings import Settings
 from blog.testing.factories import CommentFactory, PostFactory, TenantFactory
-from blog.testing.plugin import TEST_SECRET_KEY
 from blog.users.models import Role, User
-from tests.test_fuzz import UNFIT_CHECKS, ApiCase, ServedApp, fuzz_settings, is_positive, mostly
+from tests import test_fuzz as fuzz
+from tests.test_fuzz import ApiCase, ServedApp, fuzz_settings, is_positive, mostly
 
 # The document names its blog in its server URL; the fuzzed blog has this slug.
 BLOG = "fuzzed"
@@ -26,21 +23,11 @@ served_app = ServedApp()
 
 
 def load_schema(*, security_parameters: bool) -> OpenApiSchema:
-    app = create_app(
-        Settings(
-            _env_file=None,
-            environment="test",
-            database_url="sqlite://",
-            secret_key=TEST_SECRET_KEY,  # type: ignore[arg-type]
-        )
+    return fuzz.load_schema(
+        security_parameters=security_parameters,
+        path=f"/conduit/{BLOG}/api/openapi.json",
+        served=served_app,
     )
-    schema = schemathesis.openapi.from_asgi(f"/conduit/{BLOG}/api/openapi.json", app)
-    schema.app = served_app
-    schema.config.generation.update(with_security_parameters=security_parameters)
-    schema.config.checks.update(excluded_check_names=UNFIT_CHECKS)
-    rejection = schema.config.checks.negative_data_rejection
-    rejection.expected_statuses = [*rejection.expected_statuses, "413"]
-    return schema
 
 
 anonymous_api = load_schema(security_parameters=False)

@@ -62,11 +62,16 @@ class ServedApp:
 served_app = ServedApp()
 
 
-def load_schema(*, security_parameters: bool) -> OpenApiSchema:
-    """The schema the app serves, loaded at collection (one test per operation).
+def load_schema(
+    *,
+    security_parameters: bool,
+    path: str = "/openapi.json",
+    served: ServedApp = served_app,
+) -> OpenApiSchema:
+    """The schema the app serves at ``path``, loaded at collection (one test per operation).
 
     It does not depend on the database, so a throwaway app serves it; requests then go
-    to ``served_app``.
+    to ``served``.
     """
     app = create_app(
         Settings(
@@ -76,8 +81,8 @@ def load_schema(*, security_parameters: bool) -> OpenApiSchema:
             secret_key=TEST_SECRET_KEY,  # type: ignore[arg-type]
         )
     )
-    schema = schemathesis.openapi.from_asgi("/openapi.json", app)
-    schema.app = served_app
+    schema = schemathesis.openapi.from_asgi(path, app)
+    schema.app = served
     schema.config.generation.update(with_security_parameters=security_parameters)
     schema.config.checks.update(excluded_check_names=UNFIT_CHECKS)
     # A body over the size limit is refused before it is read: 413 is a rejection too.
