@@ -145,7 +145,8 @@ def create_db_engine(url: str, *, echo: bool = False, lookup: bool = False) -> E
             **({"poolclass": sa.pool.SingletonThreadPool} if lookup else {}),
         )
         sa.event.listen(engine, "connect", _sqlite_connect)
-        sa.event.listen(engine, "before_cursor_execute", _sqlite_begin_before_write)
+        if not lookup:  # lookups only read
+            sa.event.listen(engine, "before_cursor_execute", _sqlite_begin_before_write)
         return engine
     return sa.create_engine(
         url,
