@@ -31,7 +31,7 @@ class Settings(BaseSettings):
     # ends it at once; the user is re-read on every request).
     conduit_token_hours: int = Field(default=24, gt=0)
     # Per worker; 0 turns the response cache off.
-    response_cache_mb: int = Field(default=64, ge=0)
+    response_cache_mb: int = Field(default=16, ge=0)
     bcrypt_rounds: int = Field(default=12, ge=4, le=31)
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     allow_tenant_signup: bool = True
