@@ -15,7 +15,7 @@ from blog.auth import routes as auth_routes
 from blog.auth.security import AuthConfig, PasswordHasher, TokenCodec
 from blog.cache import ResponseCache, version_source
 from blog.conduit import app as conduit
-from blog.database import create_db_engine, create_lookup_engine, rls_escape_reasons
+from blog.database import create_db_engine, rls_escape_reasons
 from blog.errors import install_error_handlers, responses
 from blog.middleware import BodySizeLimit, SecurityHeaders
 from blog.posts import routes as post_routes
@@ -74,7 +74,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     settings = settings or get_settings()
     engine = engine or create_db_engine(settings.database_url)
     logging.getLogger("blog").setLevel(settings.log_level)
-    versions = version_source(create_lookup_engine(engine))
+    versions = version_source(engine)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

@@ -32,10 +32,10 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import ORMExecuteState, UOWTransaction
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Field, SQLModel, col
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from blog.database import create_lookup_engine
 from blog.tenancy import TenantScoped, bound_tenant
 from blog.tenants.models import Tenant
 
@@ -144,16 +144,15 @@ def _token_expiry(authorization: bytes) -> float | None:
         return 0.0  # unreadable: never served from the cache
 
 
-class Versions:
-    """Blog id and content version by slug, from ``engine``'s own connections (see
+class SqliteVersions:
+    """Blog id and content version by slug, on a lookup engine's own connection (see
     :func:`blog.database.create_lookup_engine`): a lookup must never wait for a connection
-    that a request holds while the request waits for the lookup.
-
-    SQLite is a local file: asking it on the event loop is faster than a hop to a thread.
+    that a request holds while the request waits for the lookup. SQLite is a local file:
+    asking it on the event loop is faster than a hop to a thread.
     """
 
     def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+        self.engine = create_lookup_engine(engine)
         versions = TenantVersion.__table__  # type: ignore[attr-defined]
         self.query = (
             sa.select(col(Tenant.id), sa.func.coalesce(versions.c.version, 0))
@@ -162,23 +161,18 @@ class Versions:
             .where(col(Tenant.slug) == sa.bindparam("slug"))
         )
 
-    def _lookup(self, slug: str) -> tuple[Any, int] | None:
+    async def get(self, slug: str) -> tuple[Any, int] | None:
         with self.engine.connect() as connection:  # raw-sql: platform rows, no tenant yet
             row = connection.execute(self.query, {"slug": slug}).first()
         return (row[0], row[1]) if row else None
-
-    async def get(self, slug: str) -> tuple[Any, int] | None:
-        if self.engine.dialect.name == "sqlite":
-            return self._lookup(slug)
-        return await run_in_threadpool(self._lookup, slug)
 
     async def close(self) -> None:
         self.engine.dispose()
 
 
-class PostgresVersions(Versions):
-    """The same lookup over a few asynchronous psycopg connections: on the event loop,
-    without a hop to a thread, and never blocking it on the network."""
+class PostgresVersions:
+    """The same lookup over a few asynchronous psycopg connections of its own: on the
+    event loop, without a hop to a thread, and never blocking it on the network."""
 
     SQL = (
         "SELECT t.id, coalesce(v.version, 0) FROM tenants t "
@@ -186,7 +180,6 @@ class PostgresVersions(Versions):
     )
 
     def __init__(self, engine: Engine, *, connections: int = 4) -> None:
-        super().__init__(engine)
         url = engine.url.set(drivername="postgresql")
         self.conninfo = url.render_as_string(hide_password=False)
         self.idle: list[psycopg.AsyncConnection[Any]] = []
@@ -213,14 +206,16 @@ class PostgresVersions(Versions):
     async def close(self) -> None:
         while self.idle:
             await self.idle.pop().close()
-        await super().close()
 
 
-def version_source(engine: Engine) -> Versions:
-    """The right :class:`Versions` for ``engine`` (a lookup engine of its own)."""
+def version_source(engine: Engine) -> "Versions":
+    """Where the cache reads blog versions, for the app's ``engine``."""
     if engine.dialect.name == "postgresql":
         return PostgresVersions(engine)
-    return Versions(engine)
+    return SqliteVersions(engine)
+
+
+Versions = SqliteVersions | PostgresVersions
 
 
 class ResponseCache:
@@ -259,7 +254,8 @@ class ResponseCache:
             scope["path"],
             scope["query_string"],
         )
-        etag = f'"{found[1]}-{hashlib.blake2b(repr(key).encode(), digest_size=12).hexdigest()}"'
+        digest = hashlib.blake2b(repr(key).encode(), digest_size=16).digest()
+        etag = f'"{found[1]}-{digest.hex()}"'
         extra = [
             (b"etag", etag.encode()),
             (b"cache-control", b"private, no-cache" if authorization else b"no-cache"),
@@ -273,7 +269,7 @@ class ResponseCache:
             else:
                 await _respond(send, entry.status, entry.headers + extra, entry.body)
             return
-        await self._fill(scope, receive, send, key, extra, authorization)
+        await self._fill(scope, receive, send, key, digest, extra, authorization)
 
     async def _fill(
         self,
@@ -281,6 +277,7 @@ class ResponseCache:
         receive: Receive,
         send: Send,
         key: tuple[Any, ...],
+        digest: bytes,
         extra: list[tuple[bytes, bytes]],
         authorization: bytes,
     ) -> None:
@@ -296,13 +293,12 @@ class ResponseCache:
             elif message["type"] == "http.response.body" and start.get("status") == 200:
                 body.extend(message.get("body", b""))
                 if not message.get("more_body", False):
-                    self._store(key, start, bytes(body), authorization)
+                    self._store(key, digest, start, bytes(body), authorization)
             await send(message)
 
         await self.app(scope, receive, capture)
 
-    def _admit(self, key: tuple[Any, ...]) -> bool:
-        digest = hashlib.blake2b(repr(key).encode(), digest_size=16).digest()
+    def _admit(self, digest: bytes) -> bool:
         if digest in self.seen:
             del self.seen[digest]
             return True
@@ -311,8 +307,10 @@ class ResponseCache:
             self.seen.popitem(last=False)
         return False
 
-    def _store(self, key: tuple[Any, ...], start: Message, body: bytes, auth: bytes) -> None:
-        if not self._admit(key):
+    def _store(
+        self, key: tuple[Any, ...], digest: bytes, start: Message, body: bytes, auth: bytes
+    ) -> None:
+        if not self._admit(digest):
             return
         entry = Entry(200, list(start["headers"]), body, _token_expiry(auth) if auth else None)
         if entry.size > self.max_bytes // 8:

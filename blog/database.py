@@ -130,10 +130,9 @@ def create_db_engine(url: str, *, echo: bool = False, lookup: bool = False) -> E
     """An engine tuned for the backend: SQLite pragmas, or a pre-pinged PostgreSQL pool.
 
     Bound parameters are hidden from logs and error messages: they can hold password
-    hashes and token hashes. ``lookup``: a few connections of its own, for lookups made
-    outside any request's unit of work (the response cache's), which must never wait for
-    a connection that a request holds while the request waits for them: on SQLite one
-    connection per thread (they run on the event loop's), on PostgreSQL a small pool.
+    hashes and token hashes. ``lookup`` (SQLite): one connection per thread, for lookups
+    made on the event loop outside any request's unit of work (the response cache's),
+    which must never wait for a connection a request holds while it waits for them.
     """
     url = normalize_database_url(url)
     if url.startswith("sqlite"):
@@ -153,8 +152,8 @@ def create_db_engine(url: str, *, echo: bool = False, lookup: bool = False) -> E
         echo=echo,
         hide_parameters=True,
         pool_pre_ping=True,
-        pool_size=2 if lookup else 10,
-        max_overflow=2 if lookup else 10,
+        pool_size=10,
+        max_overflow=10,
         pool_timeout=10,
         connect_args={"connect_timeout": POSTGRES_CONNECT_TIMEOUT_S},
     )
