@@ -18,8 +18,7 @@ from blog.errors import Unauthorized
 from blog.posts import service as posts_service
 from blog.posts.exceptions import PostNotFound
 from blog.posts.models import SLUG_MAX_LENGTH, Comment, Post
-from blog.tenancy import bind_tenant
-from blog.tenants import service as tenants_service
+from blog.tenants.dependencies import bind_tenant_by_slug
 from blog.tenants.exceptions import TenantNotFound
 from blog.tenants.models import SLUG_MAX_LENGTH as TENANT_SLUG_MAX_LENGTH
 from blog.tenants.models import Tenant
@@ -51,9 +50,7 @@ def get_tenant(request: Request, session: SessionDep) -> Tenant:
     slug = request.path_params.get("tenant", "")
     if len(slug) > TENANT_SLUG_MAX_LENGTH or "\x00" in slug:
         raise TenantNotFound()
-    tenant = tenants_service.get_by_slug(session, slug=slug)
-    bind_tenant(session, tenant.id)
-    return tenant
+    return bind_tenant_by_slug(session, slug)
 
 
 ConduitTenant = Annotated[Tenant, Depends(get_tenant)]

@@ -1,6 +1,7 @@
 from typing import Annotated
 
 from fastapi import Depends, Path
+from sqlmodel import Session
 
 from blog.database import SessionDep
 from blog.dependencies import SettingsDep
@@ -20,7 +21,12 @@ def get_tenant(
     session: SessionDep,
 ) -> Tenant:
     """The tenant named in the path; binds the request's session to it."""
-    found = service.get_by_slug(session, slug=tenant)
+    return bind_tenant_by_slug(session, tenant)
+
+
+def bind_tenant_by_slug(session: Session, slug: str) -> Tenant:
+    """The tenant with this slug (404 otherwise), with ``session`` bound to it."""
+    found = service.get_by_slug(session, slug=slug)
     bind_tenant(session, found.id)
     return found
 
