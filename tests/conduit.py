@@ -19,7 +19,7 @@ from blog.models import metadata
 from blog.posts.models import Post, PostStatus
 from blog.tenants.models import Tenant
 from blog.testing.factories import PostFactory
-from blog.users.models import User
+from blog.users.models import Role, User
 
 AuthHeaders = Callable[[User], dict[str, str]]
 MakeUser = Callable[..., User]
@@ -48,6 +48,10 @@ TIMESTAMP: Final = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 BASE_TIME: Final = datetime(2025, 6, 1, 10, 0, 0, 123000, tzinfo=UTC)
 # Rate-limit counters record refused attempts too, by design: not evidence of a change.
 TABLES_NOT_SNAPSHOTTED: Final = frozenset({"rate_limit_hits"})
+
+
+# Roles that may change and delete anyone's articles.
+EDITOR_ROLES = [Role.editor, Role.admin, Role.owner]
 
 
 def conduit_path(tenant: Tenant | str, path: str = "") -> str:

@@ -13,6 +13,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
 from blog.tenants.models import Tenant
+from blog.users.models import User
+from tests.conduit import Conduit
 from tests.factories import DEFAULT_PASSWORD
 
 pytest_plugins = ["blog.testing.plugin"]
@@ -94,3 +96,11 @@ def serving(app: FastAPI) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@pytest.fixture
+def api(
+    client: TestClient, tenant: Tenant, auth_headers: Callable[[User], dict[str, str]]
+) -> Conduit:
+    """The RealWorld API of ``tenant``, as ``api.create_article(...)`` and friends."""
+    return Conduit(client, tenant, auth_headers)

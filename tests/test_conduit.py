@@ -12,7 +12,6 @@ from fastapi.testclient import TestClient
 
 from blog.tenants.models import Tenant
 from tests.conduit import (
-    AuthHeaders,
     Conduit,
     MakeUser,
     assert_error,
@@ -22,11 +21,6 @@ from tests.conduit import (
 )
 
 FRONTEND: str = "http://localhost:5173"  # the origin the `settings` fixture allows
-
-
-@pytest.fixture
-def api(client: TestClient, tenant: Tenant, auth_headers: AuthHeaders) -> Conduit:
-    return Conduit(client, tenant, auth_headers)
 
 
 def test_a_frontends_session(api: Conduit) -> None:

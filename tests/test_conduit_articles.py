@@ -18,6 +18,7 @@ from blog.users.models import Role
 from tests.conduit import (
     ARTICLE_KEYS,
     BASE_TIME,
+    EDITOR_ROLES,
     LIST_ITEM_KEYS,
     PROFILE_KEYS,
     AuthHeaders,
@@ -37,14 +38,6 @@ from tests.conduit import (
     timestamp,
 )
 from tests.factories import FavoriteFactory, FollowFactory
-
-EDITOR_ROLES = [Role.editor, Role.admin, Role.owner]
-
-
-@pytest.fixture
-def api(client: TestClient, tenant: Tenant, auth_headers: AuthHeaders) -> Conduit:
-    return Conduit(client, tenant, auth_headers)
-
 
 # --- POST /articles ---------------------------------------------------------------------------
 

@@ -8,15 +8,13 @@ reused, and deletion by the comment's author, the article's author or an editor.
 from datetime import timedelta
 
 import pytest
-from fastapi.testclient import TestClient
 
 from blog.database import utcnow
-from blog.tenants.models import Tenant
 from blog.users.models import Role
 from tests.conduit import (
     COMMENT_KEYS,
+    EDITOR_ROLES,
     PROFILE_KEYS,
-    AuthHeaders,
     Caller,
     Conduit,
     MakeUser,
@@ -30,14 +28,6 @@ from tests.conduit import (
     timestamp,
 )
 from tests.factories import FollowFactory
-
-EDITOR_ROLES = [Role.editor, Role.admin, Role.owner]
-
-
-@pytest.fixture
-def api(client: TestClient, tenant: Tenant, auth_headers: AuthHeaders) -> Conduit:
-    return Conduit(client, tenant, auth_headers)
-
 
 # --- POST /articles/{slug}/comments -----------------------------------------------------------
 

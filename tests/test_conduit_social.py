@@ -6,14 +6,11 @@ profile or article as it now is), and a feed of followed authors' articles, newe
 """
 
 import pytest
-from fastapi.testclient import TestClient
 
-from blog.tenants.models import Tenant
 from tests.conduit import (
     ARTICLE_KEYS,
     LIST_ITEM_KEYS,
     PROFILE_KEYS,
-    AuthHeaders,
     Caller,
     Conduit,
     MakeUser,
@@ -26,12 +23,6 @@ from tests.conduit import (
     published,
 )
 from tests.factories import FavoriteFactory, FollowFactory
-
-
-@pytest.fixture
-def api(client: TestClient, tenant: Tenant, auth_headers: AuthHeaders) -> Conduit:
-    return Conduit(client, tenant, auth_headers)
-
 
 # --- GET /profiles/{username} -----------------------------------------------------------------
 

@@ -35,11 +35,6 @@ JAKE = {"username": "jake", "email": "jake@jake.jake", "password": "jakejake"}
 TOO_LONG_PASSWORD = "é" * 37  # 37 characters, 74 bytes in UTF-8
 
 
-@pytest.fixture
-def api(client: TestClient, tenant: Tenant, auth_headers: AuthHeaders) -> Conduit:
-    return Conduit(client, tenant, auth_headers)
-
-
 def register_jake(api: Conduit, **overrides: object) -> Any:
     return ok(api.post("/users", None, {"user": {**JAKE, **overrides}}), 201)["user"]
 
