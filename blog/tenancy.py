@@ -19,7 +19,7 @@ through a session is refused unless marked with
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -152,18 +152,25 @@ def _scope_statement(state: ORMExecuteState) -> None:
         )
     if not (state.is_select or state.is_update or state.is_delete):
         return
-    if not _touches_tenant_tables(state.statement):
-        return
     tenant_id = bound_tenant(state.session)
     if tenant_id is None:
-        if state.session.info.get(_CROSS_TENANT):
+        if state.session.info.get(_CROSS_TENANT) or not _touches_tenant_tables(state.statement):
             return
         raise TenantScopeError("tenant-owned table queried with no tenant bound to the session")
-    state.statement = state.statement.options(
-        *(
-            with_loader_criteria(model, col(model.tenant_id) == tenant_id, include_aliases=True)
-            for model in tenant_models()
-        )
+    state.statement = state.statement.options(*_scoping_options(tenant_id))
+
+
+@lru_cache(maxsize=4096)
+def _scoping_options(tenant_id: uuid.UUID) -> tuple[Any, ...]:
+    """``tenant_id = :bound`` for every tenant-owned model, built once per tenant.
+
+    Building these expressions per statement cost more than running most queries. The
+    tenant's id travels as a bound parameter, so the compiled SQL is cached across
+    requests and tenants alike; on statements without tenant-owned tables it adds nothing.
+    """
+    return tuple(
+        with_loader_criteria(model, col(model.tenant_id) == tenant_id, include_aliases=True)
+        for model in tenant_models()
     )
 
 
