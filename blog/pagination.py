@@ -1,13 +1,12 @@
 """Offset pagination: ``?limit=&offset=`` in, ``{items, total, limit, offset}`` out."""
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Generic, Self, TypeVar
 
-import pydantic_core
 import sqlalchemy as sa
-from fastapi import Depends, Query, Response
-from pydantic import BaseModel
+from fastapi import Depends, Query
+from pydantic import BaseModel, Field
 from sqlmodel import Session
 
 DEFAULT_LIMIT = 20
@@ -32,6 +31,15 @@ class Page(BaseModel, Generic[T]):
             {"items": items, "total": total, "limit": params.limit, "offset": params.offset},
             from_attributes=True,
         )
+
+
+class CursorPage(Page[T], Generic[T]):
+    """A page of a list that can also be walked by cursor."""
+
+    next: str | None = Field(
+        description="Pass as `after` for the next page (null on the last page); `offset` "
+        "is then ignored."
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,14 +76,3 @@ def fetch_page(
     page = statement.limit(params.limit).offset(params.offset)
     items = session.execute(page).all() if rows else session.scalars(page).all()
     return items, total or 0
-
-
-def json_page(items: Sequence[Mapping[str, Any]], total: int, params: PageParams) -> Response:
-    """A page of items already in their response shape, serialized once.
-
-    What FastAPI would send for a ``Page[...]`` of the same items (pydantic's own JSON
-    encoder, same bytes), without validating them again into models first. The route
-    declares ``response_model=Page[...]`` for its documentation.
-    """
-    page = {"items": items, "total": total, "limit": params.limit, "offset": params.offset}
-    return Response(pydantic_core.to_json(page), media_type="application/json")

@@ -11,7 +11,8 @@ from sqlmodel import Session, col, select
 
 from blog.database import new_session, utcnow
 from blog.pagination import PageParams
-from blog.posts import service as posts_service
+from blog.posts import listing as posts_listing
+from blog.posts.listing import PostFilter
 from blog.posts.models import Favorite, PostTag, Tag
 from blog.tenancy import TenantScopeError, bind_tenant, cross_tenant
 from blog.tenants.models import Tenant
@@ -203,12 +204,14 @@ def test_the_lean_post_list_reads_only_the_bound_tenants_rows(
     bind_tenant(session, mine.id)
 
     pages = [
-        posts_service.list_post_summaries(session, viewer=author, params=PageParams(1, offset))
+        posts_listing.list_posts(
+            session, filter=PostFilter(), viewer=author, page=PageParams(1, offset)
+        )
         for offset in (0, 1, 2)
     ]
 
-    assert [total for _, total in pages] == [2, 2, 2]
-    first, second, beyond = (items for items, _ in pages)
+    assert [page.total for page in pages] == [2, 2, 2]
+    first, second, beyond = (page.items for page in pages)
     assert beyond == []
     assert [(item["id"], item["title"]) for item in first + second] == [
         (newer.id, "Mine"),

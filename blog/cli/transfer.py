@@ -24,7 +24,14 @@ from uuid import UUID
 
 import sqlalchemy as sa
 import typer
-from pydantic import AwareDatetime, BaseModel, ConfigDict, TypeAdapter, ValidationError
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
 from sqlmodel import Session, col, select
 
 from blog.cli.common import (
@@ -103,6 +110,14 @@ class PostRow(_Row):
     created_at: AwareDatetime
     updated_at: AwareDatetime
     last_comment_number: int
+
+    @model_validator(mode="after")
+    def _date_published(self) -> "PostRow":
+        """A published post is listed by its publication time: an undated one gets its
+        creation time (lists and cursors need every published post dated)."""
+        if self.status == PostStatus.published and self.published_at is None:
+            return self.model_copy(update={"published_at": self.created_at})
+        return self
 
 
 class PostTagRow(_Row):

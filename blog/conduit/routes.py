@@ -6,9 +6,9 @@ are numbered per article. No rule lives here that the native API does not also o
 
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
-from typing import Annotated, TypeVar
+from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Query, Request, Response, status
 from sqlmodel import Session
 
 from blog.auth import service as auth_service
@@ -31,11 +31,15 @@ from blog.conduit.errors import conduit_responses
 from blog.database import SessionDep
 from blog.dependencies import AuthConfigDep, SettingsDep
 from blog.pagination import PageDep, PageParams
+from blog.posts import listing as posts_listing
 from blog.posts import service as posts_service
+from blog.posts.listing import Listing as PostListing
+from blog.posts.listing import PostFilter
 from blog.posts.models import Comment, Post, PostStatus
-from blog.posts.schemas import CommentCreate, PostCreate, PostUpdate
+from blog.posts.schemas import CommentCreate, PostCreate, PostSummaryData, PostUpdate
 from blog.ratelimit import RateLimiterDep
 from blog.schemas import NoNul
+from blog.shared import Mark, MarkKind, Scheme, shared_response
 from blog.users import service as users_service
 from blog.users.models import User
 from blog.users.schemas import UserCreate, UserSelfUpdate
@@ -47,8 +51,6 @@ MAX_COMMENTS = 500
 MAX_TAGS = 500
 # A deleted account's articles stay; the spec needs an author, and no username has '['.
 DELETED_AUTHOR = schemas.Profile(username="[deleted]", bio=None, image=None, following=False)
-
-Summary = TypeVar("Summary", bound=schemas.ArticleSummary)
 
 
 # --- shaping domain objects ----------------------------------------------------------------
@@ -73,41 +75,74 @@ def _profiles(
     return shaped
 
 
-def _articles(
-    session: Session, posts: Sequence[Post], viewer: User | None, shape: type[Summary]
-) -> list[Summary]:
-    """Posts as articles, with favorites and the caller's follow marks (two queries each)."""
-    marks = posts_service.favorite_marks(session, posts=posts, viewer=viewer)
-    authors = _profiles(session, viewer, (post.author for post in posts))
-    with_body = shape is schemas.Article
-    return [
-        shape(
+def _article(session: Session, post: Post, viewer: User | None) -> schemas.SingleArticleResponse:
+    """A whole article, with its favorite count and the caller's marks."""
+    favorited = posts_listing.favorited_among(session, viewer=viewer, post_ids=[post.id])
+    return schemas.SingleArticleResponse(
+        article=schemas.Article(
             slug=post.slug,
             title=post.title,
             description=post.description,
+            body=post.body,
             tag_list=post.tag_names,
             created_at=post.created_at,
             updated_at=post.updated_at,
-            favorited=marks[post.id][1],
-            favorites_count=marks[post.id][0],
-            author=authors[post.author_id],
-            **({"body": post.body} if with_body else {}),
+            favorited=post.id in favorited,
+            favorites_count=posts_service.favorite_count(session, post_id=post.id),
+            author=_profiles(session, viewer, [post.author])[post.author_id],
         )
-        for post in posts
-    ]
+    )
 
 
-def _article(session: Session, post: Post, viewer: User | None) -> schemas.SingleArticleResponse:
-    return schemas.SingleArticleResponse(
-        article=_articles(session, [post], viewer, schemas.Article)[0]
+def _summary(item: PostSummaryData) -> schemas.ArticleSummary:
+    """A list item as an article, with a slot for each of the viewer's marks."""
+    author = item["author"]
+    profile = (
+        DELETED_AUTHOR
+        if author is None
+        else schemas.Profile.model_construct(
+            username=author["username"],
+            bio=author["bio"],
+            image=author["image"],
+            following=Mark(MarkKind.following, author["id"]),  # type: ignore[arg-type]  # a slot
+        )
+    )
+    return schemas.ArticleSummary.model_construct(
+        slug=item["slug"],
+        title=item["title"],
+        description=item["description"],
+        tag_list=item["tags"],
+        created_at=item["created_at"],
+        updated_at=item["updated_at"],
+        favorited=Mark(MarkKind.favorited, item["id"]),  # type: ignore[arg-type]  # a slot
+        favorites_count=item["favorites_count"],
+        author=profile,
     )
 
 
 def _article_list(
-    session: Session, posts: Sequence[Post], total: int, viewer: User | None
-) -> schemas.MultipleArticlesResponse:
-    return schemas.MultipleArticlesResponse(
-        articles=_articles(session, posts, viewer, schemas.ArticleSummary), articles_count=total
+    request: Request,
+    session: Session,
+    listing: PostListing,
+    *,
+    viewer: User | None,
+    shareable: bool,
+) -> Response:
+    """Articles with the caller's favorite and follow marks, in a body every reader shares."""
+    posts = [item["id"] for item in listing.items]
+    authors = {item["author"]["id"] for item in listing.items if item["author"] is not None}
+    marks = {
+        Mark(MarkKind.favorited, post_id)
+        for post_id in posts_listing.favorited_among(session, viewer=viewer, post_ids=posts)
+    } | {
+        Mark(MarkKind.following, user_id)
+        for user_id in users_service.followed_among(session, viewer=viewer, user_ids=authors)
+    }
+    content = schemas.MultipleArticlesResponse.model_construct(
+        articles=[_summary(item) for item in listing.items], articles_count=listing.total
+    )
+    return shared_response(
+        request, content, marks=marks, shareable=shareable, schemes=(Scheme.token, Scheme.bearer)
     )
 
 
@@ -276,20 +311,22 @@ Username = Annotated[str | None, Query(max_length=32, description="A username.")
 
 @router.get(
     "/articles/feed",
+    response_model=schemas.MultipleArticlesResponse,
     responses=conduit_responses(401, 422),
     tags=["Articles"],
     summary="Articles of the members you follow, newest first",
     operation_id="GetArticlesFeed",
 )
-def feed(
-    viewer: CurrentUser, session: SessionDep, page: PageDep
-) -> schemas.MultipleArticlesResponse:
-    posts, total = posts_service.list_feed(session, viewer=viewer, params=page)
-    return _article_list(session, posts, total, viewer)
+def feed(request: Request, viewer: CurrentUser, session: SessionDep, page: PageDep) -> Response:
+    listing = posts_listing.list_posts(
+        session, filter=PostFilter(followed_by=viewer.id), viewer=viewer, page=page
+    )
+    return _article_list(request, session, listing, viewer=viewer, shareable=False)
 
 
 @router.get(
     "/articles",
+    response_model=schemas.MultipleArticlesResponse,
     responses=conduit_responses(401, 422),
     openapi_extra=TOKEN_OPTIONAL,
     tags=["Articles"],
@@ -297,17 +334,17 @@ def feed(
     operation_id="GetArticles",
 )
 def list_articles(
+    request: Request,
     viewer: OptionalUser,
     session: SessionDep,
     page: PageDep,
     tag: Annotated[str | None, Query(max_length=50), NoNul] = None,
     author: Username = None,
     favorited: Username = None,
-) -> schemas.MultipleArticlesResponse:
-    posts, total = posts_service.list_posts(
-        session, viewer=viewer, params=page, tag=tag, author=author, favorited_by=favorited
-    )
-    return _article_list(session, posts, total, viewer)
+) -> Response:
+    posts_filter = PostFilter(tag=tag, author=author, favorited_by=favorited)
+    listing = posts_listing.list_posts(session, filter=posts_filter, viewer=viewer, page=page)
+    return _article_list(request, session, listing, viewer=viewer, shareable=posts_filter.public)
 
 
 @router.post(

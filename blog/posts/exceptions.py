@@ -1,4 +1,4 @@
-from blog.errors import Conflict, Forbidden, NotFound, Unauthorized
+from blog.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 
 
 class PostNotFound(NotFound):
@@ -34,3 +34,8 @@ class SlugUnavailable(Conflict):
 class DraftsNeedLogin(Unauthorized):
     code = "not_authenticated"
     detail = "Log in to list drafts."
+
+
+class InvalidCursor(InvalidInput):
+    code = "invalid_cursor"
+    detail = "`after` is not a cursor this list gave out; start again without it."

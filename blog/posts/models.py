@@ -75,7 +75,7 @@ class Post(TenantScoped, table=True):
         sa.ForeignKeyConstraint(["tenant_id", "author_id"], ["users.tenant_id", "users.id"]),
         sa.UniqueConstraint("tenant_id", "slug"),
         # The public list: one tenant's published posts, newest first.
-        sa.Index(None, "tenant_id", "status", "published_at"),
+        sa.Index(None, "tenant_id", "status", "published_at", "id"),
         sa.Index(None, "tenant_id", "author_id", "status"),
     )
 

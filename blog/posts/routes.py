@@ -1,19 +1,21 @@
 """Posts, comments and tags, under a tenant's path."""
 
 import uuid
-from collections.abc import Sequence
-from typing import Annotated, TypeVar
+from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 from sqlmodel import Session
 
 from blog.auth.dependencies import TOKEN_OPTIONAL, AuthorUser, CurrentUser, OptionalUser
 from blog.database import SessionDep
 from blog.errors import responses
-from blog.pagination import Page, PageDep, json_page
+from blog.pagination import CursorPage, Page, PageDep, PageParams
+from blog.posts import listing as posts_listing
 from blog.posts import service
 from blog.posts.dependencies import EditablePost, PathComment, VisiblePost
 from blog.posts.exceptions import DraftsNeedLogin
+from blog.posts.listing import Listing as PostListing
+from blog.posts.listing import PostFilter
 from blog.posts.models import Post, PostStatus
 from blog.posts.schemas import (
     CommentCreate,
@@ -26,28 +28,23 @@ from blog.posts.schemas import (
     UserWithPosts,
 )
 from blog.schemas import NoNul
+from blog.shared import Mark, MarkKind, shared_response
+from blog.users import service as users_service
 from blog.users.models import User
+from blog.users.schemas import UserPublic
 
 router = APIRouter(tags=["posts"])
 
-Summary = TypeVar("Summary", bound=PostSummary)
-
-
-def _marked(
-    session: Session, posts: Sequence[Post], viewer: User | None, schema: type[Summary]
-) -> list[Summary]:
-    """Posts as ``schema``, with favorite counts and the caller's own marks."""
-    marks = service.favorite_marks(session, posts=posts, viewer=viewer)
-    return [
-        schema.model_validate(post).model_copy(
-            update={"favorites_count": marks[post.id][0], "favorited": marks[post.id][1]}
-        )
-        for post in posts
-    ]
-
 
 def _read(session: Session, post: Post, viewer: User | None) -> PostRead:
-    return _marked(session, [post], viewer, PostRead)[0]
+    """A whole post, with its favorite count and the caller's own mark."""
+    favorited = posts_listing.favorited_among(session, viewer=viewer, post_ids=[post.id])
+    return PostRead.model_validate(post).model_copy(
+        update={
+            "favorites_count": service.favorite_count(session, post_id=post.id),
+            "favorited": post.id in favorited,
+        }
+    )
 
 
 SearchText = Annotated[
@@ -57,14 +54,51 @@ SearchText = Annotated[
 ]
 
 
+Cursor = Annotated[
+    str | None,
+    Query(
+        max_length=200,
+        description="Continue after this cursor (the `next` of the previous page) instead of "
+        "skipping `offset` items: stable while posts are added, and as fast at any depth.",
+    ),
+    NoNul,
+]
+
+
+def _summaries(
+    request: Request,
+    session: Session,
+    listing: PostListing,
+    *,
+    viewer: User | None,
+    page: PageParams,
+    shareable: bool,
+) -> Response:
+    """A page of posts for the caller: favorite marks put into a body every reader shares."""
+    ids = [item["id"] for item in listing.items]
+    favorited = posts_listing.favorited_among(session, viewer=viewer, post_ids=ids)
+    content = {
+        "items": [
+            {**item, "favorited": Mark(MarkKind.favorited, item["id"])} for item in listing.items
+        ],
+        "total": listing.total,
+        "limit": page.limit,
+        "offset": page.offset,
+        "next": listing.next,
+    }
+    marks = {Mark(MarkKind.favorited, post_id) for post_id in favorited}
+    return shared_response(request, content, marks=marks, shareable=shareable)
+
+
 @router.get(
     "/posts",
-    response_model=Page[PostSummary],
+    response_model=CursorPage[PostSummary],
     responses=responses(401),
     openapi_extra=TOKEN_OPTIONAL,
     summary="List posts, newest first",
 )
 def list_posts(
+    request: Request,
     viewer: OptionalUser,
     session: SessionDep,
     page: PageDep,
@@ -78,20 +112,17 @@ def list_posts(
     favorited: Annotated[
         str | None, Query(max_length=32, description="Favorited by this username."), NoNul
     ] = None,
+    after: Cursor = None,
 ) -> Response:
     if status == PostStatus.draft and viewer is None:
         raise DraftsNeedLogin()
-    items, total = service.list_post_summaries(
-        session,
-        viewer=viewer,
-        params=page,
-        status=status,
-        author=author,
-        tag=tag,
-        q=q,
-        favorited_by=favorited,
+    posts_filter = PostFilter(status=status, author=author, tag=tag, q=q, favorited_by=favorited)
+    listing = posts_listing.list_posts(
+        session, filter=posts_filter, viewer=viewer, page=page, after=after
     )
-    return json_page(items, total, page)
+    return _summaries(
+        request, session, listing, viewer=viewer, page=page, shareable=posts_filter.public
+    )
 
 
 @router.post(
@@ -197,14 +228,30 @@ def read_user_with_posts(
     user_id: uuid.UUID, viewer: OptionalUser, session: SessionDep
 ) -> UserWithPosts:
     """Published posts only, unless the caller is that user or an editor (drafts too)."""
-    user = service.get_user_with_posts(session, user_id=user_id, viewer=viewer)
-    return UserWithPosts.model_validate(user)
+    user = users_service.get_user(session, user_id=user_id)
+    # status=None: what the viewer may see, so drafts only for their author and editors.
+    listing = posts_listing.list_posts(
+        session, filter=PostFilter(status=None, author_id=user_id), viewer=viewer, page=None
+    )
+    posts = [{**item, "tag_names": item["tags"]} for item in listing.items]
+    return UserWithPosts.model_validate(
+        {**UserPublic.model_validate(user).model_dump(), "posts": posts}
+    )
 
 
-@router.get("/feed", responses=responses(401), summary="Posts of the authors you follow")
-def feed(viewer: CurrentUser, session: SessionDep, page: PageDep) -> Page[PostSummary]:
-    posts, total = service.list_feed(session, viewer=viewer, params=page)
-    return Page[PostSummary].of(_marked(session, posts, viewer, PostSummary), total, page)
+@router.get(
+    "/feed",
+    response_model=CursorPage[PostSummary],
+    responses=responses(401),
+    summary="Posts of the authors you follow",
+)
+def feed(
+    request: Request, viewer: CurrentUser, session: SessionDep, page: PageDep, after: Cursor = None
+) -> Response:
+    listing = posts_listing.list_posts(
+        session, filter=PostFilter(followed_by=viewer.id), viewer=viewer, page=page, after=after
+    )
+    return _summaries(request, session, listing, viewer=viewer, page=page, shareable=False)
 
 
 @router.post(

@@ -7,14 +7,12 @@ editors and above, and is a 404 to anyone else.
 import secrets
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 from slugify import slugify
 from sqlalchemy.orm import selectinload
 from sqlmodel import Session, col, select
-from sqlmodel.sql.expression import SelectOfScalar
 
 from blog.database import insert_ignoring_conflicts, utcnow, uuid7
 from blog.pagination import PageParams, fetch_page
@@ -26,11 +24,11 @@ from blog.posts.exceptions import (
     PostNotPublished,
     SlugUnavailable,
 )
+from blog.posts.listing import tag_link
 from blog.posts.models import Comment, Favorite, Post, PostStatus, PostTag, Tag
-from blog.posts.schemas import CommentCreate, PostCreate, PostSummaryData, PostUpdate
+from blog.posts.schemas import CommentCreate, PostCreate, PostUpdate
 from blog.tenancy import bound_tenant
-from blog.users.exceptions import UserNotFound
-from blog.users.models import Follow, Role, User
+from blog.users.models import Role, User
 
 SLUG_BASE_MAX_LENGTH = 80
 SLUG_ATTEMPTS = 5
@@ -50,264 +48,14 @@ def _visible_to(viewer: User | None) -> sa.ColumnElement[bool]:
     return sa.or_(published, col(Post.author_id) == viewer.id)
 
 
-def _links_tag() -> sa.ColumnElement[bool]:
-    return sa.and_(col(Tag.tenant_id) == col(PostTag.tenant_id), col(Tag.id) == col(PostTag.tag_id))
-
-
-def _writes() -> sa.ColumnElement[bool]:
-    """A post's author (none once the account is deleted)."""
-    return sa.and_(col(User.tenant_id) == col(Post.tenant_id), col(User.id) == col(Post.author_id))
-
-
 def _links_post() -> sa.ColumnElement[bool]:
     return sa.and_(
         col(Post.tenant_id) == col(PostTag.tenant_id), col(Post.id) == col(PostTag.post_id)
     )
 
 
-def _published_newest_first(query: SelectOfScalar[Post]) -> SelectOfScalar[Post]:
-    """The public order of a list: published posts, by publication, newest first."""
-    return query.where(col(Post.status) == PostStatus.published).order_by(
-        col(Post.published_at).desc(), col(Post.id).desc()
-    )
-
-
 def _with_author_and_tags() -> tuple[Any, ...]:
     return (selectinload(Post.author), selectinload(Post.tags))  # type: ignore[arg-type]
-
-
-@dataclass(frozen=True, slots=True)
-class _Listing:
-    """Which posts a list shows, newest first by ``key`` (then by id)."""
-
-    criteria: tuple[sa.ColumnElement[bool], ...]
-    key: Any  # Post.published_at or Post.created_at
-    # Whether the criteria and the order are those of an index (tenant_id, status, key),
-    # so that a position in the list can be found in the index without reading posts.
-    indexed: bool
-
-    def order(self) -> tuple[sa.UnaryExpression[Any], ...]:
-        return (col(self.key).desc(), col(Post.id).desc())
-
-
-def _listing(
-    *,
-    viewer: User | None,
-    status: PostStatus,
-    author: str | None,
-    tag: str | None,
-    q: str | None,
-    favorited_by: str | None,
-) -> _Listing:
-    """Published posts by publication; or drafts by creation: the viewer's own (editors: all)."""
-    criteria: list[sa.ColumnElement[bool]] = [col(Post.status) == status]
-    if status == PostStatus.draft and not _is_editor(viewer):
-        criteria.append(col(Post.author_id) == (viewer.id if viewer else None))
-    if author:
-        authors = select(User.id).where(col(User.username_key) == author.strip().lower())
-        criteria.append(col(Post.author_id).in_(authors))
-    if tag:
-        tagged = (
-            select(PostTag.post_id)
-            .join(Tag, _links_tag())
-            .where(col(Tag.name) == tag.strip().lower())
-        )
-        criteria.append(col(Post.id).in_(tagged))
-    if favorited_by:
-        fans = select(User.id).where(col(User.username_key) == favorited_by.strip().lower())
-        favorites = select(Favorite.post_id).where(col(Favorite.user_id).in_(fans))
-        criteria.append(col(Post.id).in_(favorites))
-    if q:
-        key = q.strip().lower()
-        criteria.append(
-            sa.or_(
-                *(
-                    sa.func.lower(column).contains(key, autoescape=True)
-                    for column in (Post.title, Post.description, Post.body)
-                )
-            )
-        )
-    published = status == PostStatus.published
-    return _Listing(
-        criteria=tuple(criteria),
-        key=Post.published_at if published else Post.created_at,
-        indexed=published and len(criteria) == 1,
-    )
-
-
-def list_posts(
-    session: Session,
-    *,
-    viewer: User | None,
-    params: PageParams,
-    status: PostStatus = PostStatus.published,
-    author: str | None = None,
-    tag: str | None = None,
-    q: str | None = None,
-    favorited_by: str | None = None,
-) -> tuple[Sequence[Post], int]:
-    """Published posts newest first; or drafts: the viewer's own (editors: all).
-
-    ORM objects with author and tags loaded; :func:`list_post_summaries` is the lean
-    form of the same list.
-    """
-    listing = _listing(
-        viewer=viewer, status=status, author=author, tag=tag, q=q, favorited_by=favorited_by
-    )
-    query = (
-        select(Post)
-        .options(*_with_author_and_tags())
-        .where(*listing.criteria)
-        .order_by(*listing.order())
-    )
-    return fetch_page(session, query, params)
-
-
-def list_post_summaries(
-    session: Session,
-    *,
-    viewer: User | None,
-    params: PageParams,
-    status: PostStatus = PostStatus.published,
-    author: str | None = None,
-    tag: str | None = None,
-    q: str | None = None,
-    favorited_by: str | None = None,
-) -> tuple[list[PostSummaryData], int]:
-    """The list of :func:`list_posts` as plain data with favorite marks, in one statement.
-
-    It reads the total and the page's columns only: authors joined, tags joined (a row per
-    tag), favorite counts and the viewer's own marks as subqueries. No ORM objects; tenant
-    scoping applies as to any ORM statement.
-    """
-    listing = _listing(
-        viewer=viewer, status=status, author=author, tag=tag, q=q, favorited_by=favorited_by
-    )
-    seek = listing.indexed and params.offset > 0
-    rows = session.execute(_summaries_statement(listing, params, viewer, seek=seek)).all()
-    if seek and rows[0].unordered:
-        # Some posts have no time to order by: seeking the page in the index would be wrong.
-        rows = session.execute(_summaries_statement(listing, params, viewer, seek=False)).all()
-    items: list[PostSummaryData] = []
-    for row in rows:
-        if row.id is None:  # the totals of an empty page
-            continue
-        if not items or items[-1]["id"] != row.id:
-            items.append(
-                {
-                    "id": row.id,
-                    "slug": row.slug,
-                    "title": row.title,
-                    "description": row.description,
-                    "status": row.status,
-                    "tags": [],
-                    "published_at": row.published_at,
-                    "created_at": row.created_at,
-                    "updated_at": row.updated_at,
-                    "author": None
-                    if row.author_id is None
-                    else {
-                        "id": row.author_id,
-                        "username": row.author_username,
-                        "name": row.author_name,
-                        "bio": row.author_bio,
-                        "image": row.author_image,
-                        "role": row.author_role,
-                        "created_at": row.author_created_at,
-                    },
-                    "favorites_count": row.favorites_count,
-                    "favorited": bool(row.favorited),
-                }
-            )
-        if row.tag is not None:
-            items[-1]["tags"].append(row.tag)
-    total: int = rows[0].total
-    return items, total
-
-
-def _counted(*criteria: sa.ColumnElement[bool]) -> sa.ScalarSelect[int]:
-    return (
-        select(sa.func.count()).select_from(Post).where(*criteria).correlate(None).scalar_subquery()
-    )
-
-
-def _summaries_statement(
-    listing: _Listing, params: PageParams, viewer: User | None, *, seek: bool
-) -> sa.Select[Any]:
-    """A row of totals, left-joined to the page's posts, each joined to its tags.
-
-    With ``seek``, the page starts at the ``key`` of the post at ``offset``, found in the
-    index (tenant_id, status, key) alone, and skips only the posts of that same ``key``
-    before it (the offset less the posts ``above``): no post above the page is read.
-    Exact when every listed post has a ``key`` (``unordered`` counts those that do not).
-    """
-    criteria, key = listing.criteria, col(listing.key)
-    favorites = (
-        select(sa.func.count())
-        .select_from(Favorite)
-        .where(col(Favorite.post_id) == col(Post.id))
-        .scalar_subquery()
-    )
-    favorited = (
-        sa.exists().where(col(Favorite.post_id) == col(Post.id), col(Favorite.user_id) == viewer.id)
-        if viewer is not None
-        else sa.false()
-    )
-    page: sa.Select[*tuple[Any, ...]] = (
-        sa.select(
-            col(Post.id),
-            col(Post.slug),
-            col(Post.title),
-            col(Post.description),
-            col(Post.status),
-            col(Post.published_at),
-            col(Post.created_at),
-            col(Post.updated_at),
-            col(User.id).label("author_id"),
-            col(User.username).label("author_username"),
-            col(User.name).label("author_name"),
-            col(User.bio).label("author_bio"),
-            col(User.image).label("author_image"),
-            col(User.role).label("author_role"),
-            col(User.created_at).label("author_created_at"),
-            favorites.label("favorites_count"),
-            favorited.label("favorited"),
-        )
-        .select_from(Post)
-        .outerjoin(User, _writes())
-        .where(*criteria)
-        .order_by(*listing.order())
-        .limit(params.limit)
-    )
-    if seek:
-        # A CTE, so that the database finds it once for its two uses.
-        found = (
-            select(key.label("key"))
-            .where(*criteria)
-            .order_by(key.desc())
-            .limit(1)
-            .offset(params.offset)
-            .cte("start")
-        )
-        start = select(found.c.key).scalar_subquery()
-        above = _counted(*criteria, key > start)
-        page = page.where(key <= start).offset(sa.literal(params.offset) - above)
-    else:
-        page = page.offset(params.offset)
-    posts = page.subquery("page")
-    totals = sa.select(
-        _counted(*criteria).label("total"),
-        (_counted(*criteria, key.is_(None)) if seek else sa.null()).label("unordered"),
-    ).subquery("totals")
-    # Joins of entities (not of tables), so that tenant scoping adds its criteria to them.
-    return (
-        sa.select(totals, posts, col(Tag.name).label("tag"))
-        .select_from(totals)
-        .outerjoin(posts, sa.true())
-        .outerjoin(PostTag, col(PostTag.post_id) == posts.c.id)
-        .outerjoin(Tag, _links_tag())
-        .order_by(posts.c[listing.key.key].desc(), posts.c.id.desc(), col(PostTag.position))
-    )
 
 
 def get_post(
@@ -471,28 +219,13 @@ def list_tags(session: Session, *, params: PageParams) -> tuple[Sequence[Any], i
     posts_count = sa.func.count(col(PostTag.post_id)).label("posts_count")
     query = (
         select(Tag.name, posts_count)
-        .join(PostTag, _links_tag())
+        .join(PostTag, tag_link())
         .join(Post, _links_post())
         .where(col(Post.status) == PostStatus.published)
         .group_by(col(Tag.id), col(Tag.name))
         .order_by(posts_count.desc(), col(Tag.name))
     )
     return fetch_page(session, query, params, rows=True)
-
-
-def get_user_with_posts(session: Session, *, user_id: uuid.UUID, viewer: User | None) -> User:
-    """A user with their posts and the posts' tags, in a fixed number of queries."""
-    own_or_editor = viewer is not None and (viewer.id == user_id or _is_editor(viewer))
-    posts = User.posts if own_or_editor else User.posts.and_(Post.status == PostStatus.published)  # type: ignore[attr-defined]
-    user = session.exec(
-        select(User)
-        .where(col(User.id) == user_id)
-        .options(selectinload(posts).selectinload(Post.tags))  # type: ignore[arg-type]
-        .execution_options(populate_existing=True)
-    ).first()
-    if user is None:
-        raise UserNotFound()
-    return user
 
 
 def list_comments(
@@ -584,34 +317,9 @@ def unfavorite(session: Session, *, post: Post, user: User) -> None:
     )
 
 
-def favorite_marks(
-    session: Session, *, posts: Sequence[Post], viewer: User | None
-) -> dict[uuid.UUID, tuple[int, bool]]:
-    """Per post: how many favorited it, and whether the viewer did (two queries at most)."""
-    ids = [post.id for post in posts]
-    if not ids:
-        return {}
-    counts = dict(
-        session.execute(
-            select(Favorite.post_id, sa.func.count())
-            .where(col(Favorite.post_id).in_(ids))
-            .group_by(col(Favorite.post_id))
-        ).all()
+def favorite_count(session: Session, *, post_id: uuid.UUID) -> int:
+    """How many members favorited the post."""
+    count = session.scalar(
+        select(sa.func.count()).select_from(Favorite).where(col(Favorite.post_id) == post_id)
     )
-    mine: set[uuid.UUID] = set()
-    if viewer is not None:
-        mine = set(
-            session.exec(
-                select(Favorite.post_id).where(
-                    col(Favorite.user_id) == viewer.id, col(Favorite.post_id).in_(ids)
-                )
-            ).all()
-        )
-    return {post_id: (counts.get(post_id, 0), post_id in mine) for post_id in ids}
-
-
-def list_feed(session: Session, *, viewer: User, params: PageParams) -> tuple[Sequence[Post], int]:
-    """Published posts of the authors the viewer follows, newest first."""
-    followed = select(Follow.followed_id).where(col(Follow.follower_id) == viewer.id)
-    query = select(Post).options(*_with_author_and_tags()).where(col(Post.author_id).in_(followed))
-    return fetch_page(session, _published_newest_first(query), params)
+    return count or 0

@@ -1,0 +1,345 @@
+"""Every list of posts: the native list, the feed, a user's posts, the RealWorld articles.
+
+One filter set (:class:`PostFilter`), one order (newest first by the list's time, then by
+id), one item shape (:class:`~blog.posts.schemas.PostSummaryData`), read without ORM objects
+in one statement of plain columns: the total, the page, its authors, tags and favorite
+counts. The page's posts are found from the index first and only then read (a deferred
+join), so a deep page reads no post above it; ``after`` (a keyset cursor) serves infinite
+scroll without an offset at all.
+
+An item carries nothing personal: what the viewer marked (``favorited``, ``following``) is
+read apart, by :func:`favorited_among`, so that one list serves every viewer (see
+:mod:`blog.shared`). Statements are built once per shape (which filters are present, offset
+or cursor) with bound parameters; tenant scoping adds its criteria as to any ORM statement,
+and SQLAlchemy's cache keeps the compiled SQL.
+"""
+
+import base64
+import binascii
+import uuid
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from blog.pagination import PageParams
+from blog.posts.exceptions import InvalidCursor
+from blog.posts.models import Favorite, Post, PostStatus, PostTag, Tag
+from blog.posts.schemas import PostSummaryData
+from blog.users.models import Follow, Role, User
+
+
+@dataclass(frozen=True, slots=True)
+class PostFilter:
+    """Which posts a list shows. ``status=None``: published posts and the viewer's drafts
+    (an editor's: everyone's), as on a user's own profile."""
+
+    status: PostStatus | None = PostStatus.published
+    author: str | None = None  # a username, any case
+    author_id: uuid.UUID | None = None
+    tag: str | None = None
+    q: str | None = None  # a substring of title, description or body, any case
+    favorited_by: str | None = None  # a username, any case
+    followed_by: uuid.UUID | None = None  # posts of the authors this member follows
+
+    @property
+    def public(self) -> bool:
+        """Whether the list is the same for every viewer (only drafts depend on who asks)."""
+        return self.status == PostStatus.published
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    items: list[PostSummaryData]
+    total: int
+    next: str | None  # the cursor of the page after this one; None on the last page
+
+
+@dataclass(frozen=True, slots=True)
+class _Shape:
+    """What a statement's text depends on: each shape is built once."""
+
+    status: PostStatus | None
+    own_drafts_only: bool
+    author: bool
+    author_id: bool
+    tag: bool
+    q: bool
+    favorited_by: bool
+    followed_by: bool
+    cursor: bool
+    paged: bool
+
+
+def list_posts(
+    session: Session,
+    *,
+    filter: PostFilter,
+    viewer: User | None,
+    page: PageParams | None,
+    after: str | None = None,
+) -> Listing:
+    """One page of the list (``page=None``: all of it), newest first, with its total."""
+    editor = viewer is not None and viewer.role.at_least(Role.editor)
+    shape = _Shape(
+        status=filter.status,
+        own_drafts_only=filter.status != PostStatus.published and not editor,
+        author=filter.author is not None,
+        author_id=filter.author_id is not None,
+        tag=filter.tag is not None,
+        q=bool(filter.q),
+        favorited_by=filter.favorited_by is not None,
+        followed_by=filter.followed_by is not None,
+        cursor=after is not None,
+        paged=page is not None,
+    )
+    params: dict[str, Any] = {
+        "viewer_id": viewer.id if viewer is not None else None,
+        "author": (filter.author or "").strip().lower(),
+        "author_id": filter.author_id,
+        "tag": (filter.tag or "").strip().lower(),
+        "q": _substring_pattern((filter.q or "").strip().lower()),
+        "favorited_by": (filter.favorited_by or "").strip().lower(),
+        "followed_by": filter.followed_by,
+    }
+    if page is not None:
+        # One more than the page: whether another page follows.
+        params.update(limit=page.limit + 1, offset=0 if after else page.offset)
+    if after is not None:
+        params["after_key"], params["after_id"] = decode_cursor(after)
+    rows = session.execute(_statement(shape), params).all()
+    items = _items(rows)
+    more = page is not None and len(items) > page.limit
+    if more:
+        del items[-1]
+    last = items[-1] if items else None
+    cursor = encode_cursor(_key_of(last, filter.status), last["id"]) if more and last else None
+    return Listing(items=items, total=rows[0].total, next=cursor)
+
+
+LIKE_ESCAPE = "/"
+
+
+def _substring_pattern(text: str) -> str:
+    """A LIKE pattern matching ``text`` anywhere, its own wildcards taken literally."""
+    for special in (LIKE_ESCAPE, "%", "_"):
+        text = text.replace(special, LIKE_ESCAPE + special)
+    return f"%{text}%"
+
+
+def _key_of(item: PostSummaryData, status: PostStatus | None) -> datetime:
+    if status == PostStatus.published:
+        # Published posts always have the time (every writer sets it).
+        return item["published_at"] or item["created_at"]
+    if status == PostStatus.draft:
+        return item["created_at"]
+    return item["published_at"] or item["created_at"]
+
+
+def encode_cursor(key: datetime, post_id: uuid.UUID) -> str:
+    """Opaque to clients: the last item's time and id."""
+    raw = key.astimezone(UTC).isoformat().encode() + b"|" + post_id.hex.encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        key, _, post_id = raw.partition("|")
+        moment = datetime.fromisoformat(key)
+        if moment.tzinfo is None:
+            raise ValueError(key)
+        return moment.astimezone(UTC), uuid.UUID(hex=post_id)
+    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+        raise InvalidCursor() from exc
+
+
+def _order_key(status: PostStatus | None) -> sa.ColumnElement[Any]:
+    """The list's time: publication for published posts, creation for drafts."""
+    if status == PostStatus.published:
+        return col(Post.published_at)  # type: ignore[return-value]
+    if status == PostStatus.draft:
+        return col(Post.created_at)  # type: ignore[return-value]
+    return sa.func.coalesce(col(Post.published_at), col(Post.created_at))
+
+
+def _criteria(shape: _Shape) -> list[sa.ColumnElement[bool]]:
+    criteria: list[sa.ColumnElement[bool]] = []
+    if shape.status is not None:
+        criteria.append(col(Post.status) == shape.status)
+    own = col(Post.author_id) == sa.bindparam("viewer_id")
+    if shape.own_drafts_only:
+        criteria.append(
+            own if shape.status is not None else sa.or_(col(Post.status) == "published", own)
+        )
+    if shape.author:
+        authors = select(User.id).where(col(User.username_key) == sa.bindparam("author"))
+        criteria.append(col(Post.author_id).in_(authors))
+    if shape.author_id:
+        criteria.append(col(Post.author_id) == sa.bindparam("author_id"))
+    if shape.tag:
+        tagged = (
+            select(PostTag.post_id)
+            .join(Tag, tag_link())
+            .where(col(Tag.name) == sa.bindparam("tag"))
+        )
+        criteria.append(col(Post.id).in_(tagged))
+    if shape.favorited_by:
+        fans = select(User.id).where(col(User.username_key) == sa.bindparam("favorited_by"))
+        criteria.append(
+            col(Post.id).in_(select(Favorite.post_id).where(col(Favorite.user_id).in_(fans)))
+        )
+    if shape.followed_by:
+        followed = select(Follow.followed_id).where(
+            col(Follow.follower_id) == sa.bindparam("followed_by")
+        )
+        criteria.append(col(Post.author_id).in_(followed))
+    if shape.q:
+        pattern: sa.BindParameter[str] = sa.bindparam("q", type_=sa.String)
+        criteria.append(
+            sa.or_(
+                *(
+                    sa.func.lower(column).like(pattern, escape=LIKE_ESCAPE)
+                    for column in (col(Post.title), col(Post.description), col(Post.body))
+                )
+            )
+        )
+    return criteria
+
+
+def tag_link() -> sa.ColumnElement[bool]:
+    """A tag link's tag."""
+    return sa.and_(col(Tag.tenant_id) == col(PostTag.tenant_id), col(Tag.id) == col(PostTag.tag_id))
+
+
+@lru_cache(maxsize=256)
+def _statement(shape: _Shape) -> sa.Select[Any]:
+    """A row of totals, left-joined to the page's posts (a row per tag, in tag order).
+
+    The page's keys come from a subquery over ``posts`` alone, which the index
+    ``(tenant_id, status, published_at, id)`` answers by itself for the public list; only
+    those rows are then read. Joins are of entities (not tables), so that tenant scoping
+    adds its criteria to every one of them.
+    """
+    criteria = _criteria(shape)
+    key = _order_key(shape.status)
+    keys: sa.Select[Any] = sa.select(col(Post.id).label("id")).where(*criteria)
+    if shape.cursor:
+        after_key = sa.bindparam("after_key", type_=Post.__table__.c.created_at.type)  # type: ignore[attr-defined]
+        keys = keys.where(
+            sa.or_(
+                key < after_key,
+                sa.and_(key == after_key, col(Post.id) < sa.bindparam("after_id")),
+            )
+        )
+    keys = keys.order_by(key.desc(), col(Post.id).desc())
+    if shape.paged:
+        keys = keys.limit(sa.bindparam("limit")).offset(sa.bindparam("offset"))
+    found = keys.subquery("keys")
+    favorites = (
+        select(sa.func.count())
+        .select_from(Favorite)
+        .where(col(Favorite.post_id) == col(Post.id))
+        .scalar_subquery()
+    )
+    page = (
+        sa.select(
+            col(Post.id),
+            col(Post.slug),
+            col(Post.title),
+            col(Post.description),
+            col(Post.status),
+            col(Post.published_at),
+            col(Post.created_at),
+            col(Post.updated_at),
+            key.label("key"),
+            col(User.id).label("author_id"),
+            col(User.username).label("author_username"),
+            col(User.name).label("author_name"),
+            col(User.bio).label("author_bio"),
+            col(User.image).label("author_image"),
+            col(User.role).label("author_role"),
+            col(User.created_at).label("author_created_at"),
+            favorites.label("favorites_count"),
+        )
+        .select_from(found)
+        .join(Post, col(Post.id) == found.c.id)
+        .outerjoin(User, _writes())
+    ).subquery("page")
+    totals = sa.select(
+        select(sa.func.count())
+        .select_from(Post)
+        .where(*criteria)
+        .correlate(None)
+        .scalar_subquery()
+        .label("total")
+    ).subquery("totals")
+    return (
+        sa.select(totals, page, col(Tag.name).label("tag"))
+        .select_from(totals)
+        .outerjoin(page, sa.true())
+        .outerjoin(PostTag, col(PostTag.post_id) == page.c.id)
+        .outerjoin(Tag, tag_link())
+        .order_by(page.c.key.desc(), page.c.id.desc(), col(PostTag.position))
+    )
+
+
+def _writes() -> sa.ColumnElement[bool]:
+    """A post's author (none once the account is deleted)."""
+    return sa.and_(col(User.tenant_id) == col(Post.tenant_id), col(User.id) == col(Post.author_id))
+
+
+def _items(rows: Collection[Any]) -> list[PostSummaryData]:
+    items: list[PostSummaryData] = []
+    for row in rows:
+        if row.id is None:  # the totals of an empty page
+            continue
+        if not items or items[-1]["id"] != row.id:
+            items.append(
+                {
+                    "id": row.id,
+                    "slug": row.slug,
+                    "title": row.title,
+                    "description": row.description,
+                    "status": row.status,
+                    "tags": [],
+                    "published_at": row.published_at,
+                    "created_at": row.created_at,
+                    "updated_at": row.updated_at,
+                    "author": None
+                    if row.author_id is None
+                    else {
+                        "id": row.author_id,
+                        "username": row.author_username,
+                        "name": row.author_name,
+                        "bio": row.author_bio,
+                        "image": row.author_image,
+                        "role": row.author_role,
+                        "created_at": row.author_created_at,
+                    },
+                    "favorites_count": row.favorites_count,
+                    "favorited": False,
+                }
+            )
+        if row.tag is not None:
+            items[-1]["tags"].append(row.tag)
+    return items
+
+
+def favorited_among(
+    session: Session, *, viewer: User | None, post_ids: Collection[uuid.UUID]
+) -> set[uuid.UUID]:
+    """Which of ``post_ids`` the viewer favorited (one indexed query, whatever their number)."""
+    if viewer is None or not post_ids:
+        return set()
+    return set(
+        session.exec(
+            select(Favorite.post_id).where(
+                col(Favorite.user_id) == viewer.id, col(Favorite.post_id).in_(post_ids)
+            )
+        ).all()
+    )
