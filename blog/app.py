@@ -13,7 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from blog import health
 from blog.auth import routes as auth_routes
 from blog.auth.security import AuthConfig, PasswordHasher, TokenCodec
-from blog.cache import ResponseCache, version_source
+from blog.cache import ResponseCache, lookups_for
 from blog.conduit import app as conduit
 from blog.database import create_db_engine, rls_escape_reasons
 from blog.errors import install_error_handlers, responses
@@ -74,14 +74,14 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     settings = settings or get_settings()
     engine = engine or create_db_engine(settings.database_url)
     logging.getLogger("blog").setLevel(settings.log_level)
-    versions = version_source(engine)
+    lookups = lookups_for(engine)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         _check_row_level_security(engine, settings)
         yield
         engine.dispose()
-        await versions.close()
+        await lookups.close()
 
     app = FastAPI(
         title="blog",
@@ -92,7 +92,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     )
     app.state.settings = settings
     app.state.engine = engine
-    app.state.auth = build_auth_config(settings)
+    app.state.auth = auth = build_auth_config(settings)
     app.state.rate_limiter = RateLimiter(engine, enabled=settings.rate_limits_enabled)
 
     # Added innermost first: security headers and CORS wrap everything, errors included;
@@ -100,7 +100,10 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(
-        ResponseCache, versions=versions, max_bytes=settings.response_cache_mb * 1024 * 1024
+        ResponseCache,
+        lookups=lookups,
+        tokens=auth.tokens,
+        max_bytes=settings.response_cache_mb * 1024 * 1024,
     )
     app.add_middleware(
         CORSMiddleware,

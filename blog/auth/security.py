@@ -96,6 +96,14 @@ class TokenCodec:
         }
         return str(jwt.encode(claims, self._key, algorithm=JWT_ALGORITHM))
 
+    def decode_for(self, token: str, *, tenant_id: uuid.UUID) -> AccessClaims:
+        """The claims of a valid token issued under ``tenant_id`` (any other blog's is
+        refused): the one check of a token, wherever it is presented."""
+        claims = self.decode(token)
+        if claims.tenant_id != tenant_id:
+            raise InvalidToken("issued by another blog")
+        return claims
+
     def decode(self, token: str) -> AccessClaims:
         try:
             claims = jwt.decode(

@@ -1,118 +1,40 @@
 """A response cache for reads that stays correct: keyed by each blog's content version.
 
-Every blog has a version number in ``tenant_versions``. Any transaction that changes a
-blog's content (posts, tags, comments, favorites, follows, accounts, the blog itself)
-bumps it *in the same transaction*, from session hooks below, so no write path can
-forget to. The middleware reads the blog's current version (one indexed lookup) and
-serves a stored response only if it was made under that version, for the very same
-URL and the very same ``Authorization`` header (so one viewer never gets another's
-answer: drafts, ``favorited``, ``following``, ``/users/me``), and only while that
-token is unexpired. Each worker keeps its own bounded LRU; they agree because the
-version lives in the database they share. Responses carry an ``ETag`` derived from the
-key, and ``If-None-Match`` gets a 304.
+The middleware reads the blog's current version (one indexed lookup, see
+:mod:`blog.cache.versions`) and serves a stored answer only if it was made under that
+version, for the very same URL. Two kinds of answer are stored:
+
+* a **shared body** (:mod:`blog.shared`): what a list of posts says to every reader, with a
+  slot for each of the reader's own marks. Anyone may be served it: an anonymous reader as
+  it is, a signed-in one after the token is verified exactly as the app verifies it and
+  one small query has confirmed the reader is an active member and read their marks;
+* a **whole response** to the very same ``Authorization`` header (so one viewer never
+  gets another's answer: drafts, ``/users/me``), only while that token is unexpired.
+
+Whatever the cache cannot verify goes to the app, which answers as if there were no
+cache. Each worker keeps its own bounded LRU; they agree because the version lives in the
+database they share. Responses carry an ``ETag`` derived from the key (``If-None-Match``
+gets a 304) and ``X-Cache``: ``hit``, ``shared`` (a shared body with the reader's marks)
+or ``miss``.
 """
 
-import asyncio
 import base64
 import hashlib
 import json
-import logging
 import re
 import time
-import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-import psycopg
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import Engine
-from sqlalchemy.orm import ORMExecuteState, UOWTransaction
-from sqlalchemy.orm import Session as OrmSession
-from sqlmodel import Field, SQLModel, col
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from blog.database import create_lookup_engine
-from blog.tenancy import TenantScoped, bound_tenant
-from blog.tenants.models import Tenant
+from blog.auth.security import InvalidToken, TokenCodec
+from blog.cache.lookups import MAX_MARKED_IDS, Lookups
+from blog.shared import STATE_KEY, MarkKind, Scheme, SharedBody
 
-logger = logging.getLogger(__name__)
-
-
-class TenantVersion(SQLModel, table=True):
-    """How many content-changing transactions a blog has seen. Holds no content, so it
-    needs no row-level security; keyed by ``tenant_id``, so it distributes like the rest."""
-
-    __tablename__ = "tenant_versions"
-
-    tenant_id: uuid.UUID = Field(foreign_key="tenants.id", primary_key=True, ondelete="CASCADE")
-    version: int = Field(default=0, sa_type=sa.BigInteger)
-
-
-# Tenant-owned tables whose rows never show in a cacheable response.
-NOT_CONTENT = frozenset({"refresh_tokens", "rate_limit_hits", "tenant_versions"})
-_CHANGED = "blog.cache.changed_tenants"
-_ALL = "*"  # a change whose blog cannot be told (a cross-tenant bulk statement)
-
-
-def _changed(session: OrmSession) -> set[Any]:
-    changed: set[Any] = session.info.setdefault(_CHANGED, set())
-    return changed
-
-
-@sa.event.listens_for(OrmSession, "after_flush")
-def _note_flushed_changes(session: OrmSession, _tx: UOWTransaction) -> None:
-    for obj in (*session.new, *session.dirty, *session.deleted):
-        if isinstance(obj, Tenant):
-            _changed(session).add(obj.id)
-        elif isinstance(obj, TenantScoped) and obj.__tablename__ not in NOT_CONTENT:
-            _changed(session).add(obj.tenant_id)
-
-
-@sa.event.listens_for(OrmSession, "do_orm_execute")
-def _note_statement_changes(state: ORMExecuteState) -> None:
-    if not (state.is_insert or state.is_update or state.is_delete):
-        return
-    table = getattr(state.statement, "table", None)
-    if table is None or getattr(table, "name", None) in NOT_CONTENT:
-        return
-    _changed(state.session).add(bound_tenant(state.session) or _ALL)
-
-
-@sa.event.listens_for(OrmSession, "before_commit")
-def _bump_versions(session: OrmSession) -> None:
-    # Commit flushes after this hook: flush first, to note those changes too. Nothing is
-    # forgotten on a rollback (a savepoint's would take the outer transaction's along);
-    # at worst a later commit bumps once more than it needed to.
-    session.flush()
-    changed = session.info.pop(_CHANGED, None)
-    if changed:
-        bump_versions(session, changed)
-
-
-def bump_versions(session: OrmSession, tenant_ids: set[Any]) -> None:
-    """Add one to each blog's version (every blog's, for ``"*"``), in this transaction."""
-    table = TenantVersion.__table__  # type: ignore[attr-defined]
-    dialect = session.get_bind().dialect.name
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    # From the tenants table: a blog deleted in this very transaction gets no row.
-    blogs = sa.true() if _ALL in tenant_ids else col(Tenant.id).in_(tenant_ids)
-    rows = insert(table).from_select(
-        ["tenant_id", "version"], sa.select(col(Tenant.id), sa.literal(1)).where(blogs)
-    )
-    session.execute(
-        rows.on_conflict_do_update(
-            index_elements=["tenant_id"], set_={"version": table.c.version + 1}
-        )
-    )
-
-
-# --- the middleware -----------------------------------------------------------------------
-
-LOOKUP_TIMEOUT_S = 2
 SEEN_KEYS = 50_000  # digests of URLs read once, about 8 MiB at most
 
 # The blog named by a path: the native API's and the RealWorld API's.
@@ -122,14 +44,16 @@ _TENANT_PATH = re.compile(r"^/(?:api/v1/tenants|conduit)/([^/]+)(?:/|$)")
 @dataclass(frozen=True, slots=True)
 class Entry:
     status: int
-    headers: list[tuple[bytes, bytes]]
-    body: bytes
+    headers: list[tuple[bytes, bytes]]  # without content-length
+    body: bytes  # for a shared body: as an anonymous reader sees it
     expires_at: float | None  # the token's expiry, for a response to a token
+    shared: SharedBody | None = None
 
     @property
     def size(self) -> int:
         """Bytes held, with an allowance for the key, headers and objects around them."""
-        return len(self.body) + sum(len(n) + len(v) for n, v in self.headers) + 600
+        held = len(self.body) + sum(len(n) + len(v) for n, v in self.headers) + 600
+        return held + (self.shared.size if self.shared else 0)
 
 
 def _token_expiry(authorization: bytes) -> float | None:
@@ -144,86 +68,28 @@ def _token_expiry(authorization: bytes) -> float | None:
         return 0.0  # unreadable: never served from the cache
 
 
-class SqliteVersions:
-    """Blog id and content version by slug, on a lookup engine's own connection (see
-    :func:`blog.database.create_lookup_engine`): a lookup must never wait for a connection
-    that a request holds while the request waits for the lookup. SQLite is a local file:
-    asking it on the event loop is faster than a hop to a thread.
-    """
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = create_lookup_engine(engine)
-        versions = TenantVersion.__table__  # type: ignore[attr-defined]
-        self.query = (
-            sa.select(col(Tenant.id), sa.func.coalesce(versions.c.version, 0))
-            .select_from(Tenant)
-            .outerjoin(versions, versions.c.tenant_id == col(Tenant.id))
-            .where(col(Tenant.slug) == sa.bindparam("slug"))
-        )
-
-    async def get(self, slug: str) -> tuple[Any, int] | None:
-        with self.engine.connect() as connection:  # raw-sql: platform rows, no tenant yet
-            row = connection.execute(self.query, {"slug": slug}).first()
-        return (row[0], row[1]) if row else None
-
-    async def close(self) -> None:
-        self.engine.dispose()
+def _presented_token(authorization: str, schemes: frozenset[Scheme]) -> str | None:
+    """The token of ``<scheme> <token>`` when the route accepts that scheme."""
+    scheme, _, token = authorization.strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() not in schemes or not token or " " in token:
+        return None
+    return token
 
 
-class PostgresVersions:
-    """The same lookup over a few asynchronous psycopg connections of its own: on the
-    event loop, without a hop to a thread, and never blocking it on the network."""
-
-    SQL = (
-        "SELECT t.id, coalesce(v.version, 0) FROM tenants t "
-        "LEFT JOIN tenant_versions v ON v.tenant_id = t.id WHERE t.slug = %s"
-    )
-
-    def __init__(self, engine: Engine, *, connections: int = 4) -> None:
-        url = engine.url.set(drivername="postgresql")
-        self.conninfo = url.render_as_string(hide_password=False)
-        self.idle: list[psycopg.AsyncConnection[Any]] = []
-        self.slots = asyncio.Semaphore(connections)
-
-    async def get(self, slug: str) -> tuple[Any, int] | None:
-        async with self.slots:
-            connection = self.idle.pop() if self.idle else None
-            try:
-                async with asyncio.timeout(LOOKUP_TIMEOUT_S):  # a silent network: no cache
-                    if connection is None:
-                        connection = await psycopg.AsyncConnection.connect(  # raw-sql: platform
-                            self.conninfo, autocommit=True
-                        )
-                    cursor = await connection.execute(self.SQL, (slug,))  # raw-sql: platform rows
-                    row = await cursor.fetchone()
-            except (psycopg.Error, TimeoutError):
-                if connection is not None:
-                    await connection.close()
-                raise sa.exc.OperationalError(self.SQL, (), None) from None  # type: ignore[arg-type]
-            self.idle.append(connection)
-        return (row[0], row[1]) if row else None
-
-    async def close(self) -> None:
-        while self.idle:
-            await self.idle.pop().close()
-
-
-def version_source(engine: Engine) -> "Versions":
-    """Where the cache reads blog versions, for the app's ``engine``."""
-    if engine.dialect.name == "postgresql":
-        return PostgresVersions(engine)
-    return SqliteVersions(engine)
-
-
-Versions = SqliteVersions | PostgresVersions
+def _digest(key: tuple[Any, ...]) -> bytes:
+    return hashlib.blake2b(repr(key).encode(), digest_size=16).digest()
 
 
 class ResponseCache:
     """Serves repeated GETs under a blog's path from memory while its version holds."""
 
-    def __init__(self, app: ASGIApp, *, versions: Versions, max_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, *, lookups: Lookups, tokens: TokenCodec, max_bytes: int
+    ) -> None:
         self.app = app
-        self.versions = versions
+        self.lookups = lookups
+        self.tokens = tokens
         self.max_bytes = max_bytes
         self.entries: OrderedDict[tuple[Any, ...], Entry] = OrderedDict()
         self.stored_bytes = 0
@@ -240,36 +106,64 @@ class ResponseCache:
             await self.app(scope, receive, send)
             return
         try:
-            found = await self.versions.get(match[1])
+            found = await self.lookups.tenant(match[1])
         except sa.exc.SQLAlchemyError:
             found = None  # the app will answer (503) as it would without a cache
         if found is None:
             await self.app(scope, receive, send)
             return
         request_headers = Headers(scope=scope)
-        authorization = request_headers.get("authorization", "").encode("latin-1")
+        authorization = request_headers.get("authorization", "")
+        public_key = (*found, b"", scope["path"], scope["query_string"])
         key = (
-            *found,
-            hashlib.blake2b(authorization).digest(),
-            scope["path"],
-            scope["query_string"],
+            (*found, hashlib.blake2b(authorization.encode("latin-1")).digest(), *public_key[3:])
+            if authorization
+            else public_key
         )
-        digest = hashlib.blake2b(repr(key).encode(), digest_size=16).digest()
+        digest = _digest(key)
         etag = f'"{found[1]}-{digest.hex()}"'
         extra = [
             (b"etag", etag.encode()),
             (b"cache-control", b"private, no-cache" if authorization else b"no-cache"),
             (b"vary", b"Authorization"),
         ]
+        if_none_match = request_headers.get("if-none-match")
         entry = self.entries.get(key)
         if entry is not None and (entry.expires_at is None or entry.expires_at > time.time()):
             self.entries.move_to_end(key)
-            if request_headers.get("if-none-match") == etag:
-                await _respond(send, 304, extra, b"")
-            else:
-                await _respond(send, entry.status, entry.headers + extra, entry.body)
+            await _respond(send, entry, entry.body, extra, b"hit", if_none_match == etag)
             return
-        await self._fill(scope, receive, send, key, digest, extra, authorization)
+        public = self.entries.get(public_key) if authorization else None
+        if public is not None and public.shared is not None:
+            body = await self._personal(public.shared, found[0], authorization)
+            if body is not None:
+                self.entries.move_to_end(public_key)
+                await _respond(send, public, body, extra, b"shared", if_none_match == etag)
+                return
+        await self._fill(scope, receive, send, key, public_key, extra, authorization)
+
+    async def _personal(
+        self, shared: SharedBody, tenant_id: Any, authorization: str
+    ) -> bytes | None:
+        """The shared body with this reader's marks, if the reader is verified: the token as
+        the app checks it, then an active member of this blog. None leaves it to the app."""
+        token = _presented_token(authorization, shared.schemes)
+        if token is None:
+            return None
+        try:
+            claims = self.tokens.decode_for(token, tenant_id=tenant_id)
+        except InvalidToken:
+            return None
+        posts, users = shared.ids(MarkKind.favorited), shared.ids(MarkKind.following)
+        if len(posts) + len(users) > MAX_MARKED_IDS:
+            return None
+        try:
+            marks = await self.lookups.viewer_marks(
+                tenant_id, claims.user_id, posts=posts, users=users
+            )
+        except sa.exc.SQLAlchemyError:
+            return None
+        return None if marks is None else shared.render(marks)
 
     async def _fill(
         self,
@@ -277,28 +171,38 @@ class ResponseCache:
         receive: Receive,
         send: Send,
         key: tuple[Any, ...],
-        digest: bytes,
+        public_key: tuple[Any, ...],
         extra: list[tuple[bytes, bytes]],
-        authorization: bytes,
+        authorization: str,
     ) -> None:
         start: Message = {}
         body = bytearray()
+        state = scope.setdefault("state", {})
 
         async def capture(message: Message) -> None:
             nonlocal start
             if message["type"] == "http.response.start":
                 start = message
+                headers = [*message["headers"], (b"x-cache", b"miss")]
                 if message["status"] == 200:
-                    message = {**message, "headers": [*message["headers"], *extra]}
+                    headers += extra
+                message = {**message, "headers": headers}
             elif message["type"] == "http.response.body" and start.get("status") == 200:
                 body.extend(message.get("body", b""))
                 if not message.get("more_body", False):
-                    self._store(key, digest, start, bytes(body), authorization)
+                    shared = state.get(STATE_KEY)
+                    if isinstance(shared, SharedBody):
+                        self._store(public_key, start, shared.render(()), None, shared)
+                    else:
+                        auth = authorization.encode("latin-1")
+                        expires = _token_expiry(auth) if auth else None
+                        self._store(key, start, bytes(body), expires, None)
             await send(message)
 
         await self.app(scope, receive, capture)
 
-    def _admit(self, digest: bytes) -> bool:
+    def _admit(self, key: tuple[Any, ...]) -> bool:
+        digest = _digest(key)
         if digest in self.seen:
             del self.seen[digest]
             return True
@@ -308,16 +212,19 @@ class ResponseCache:
         return False
 
     def _store(
-        self, key: tuple[Any, ...], digest: bytes, start: Message, body: bytes, auth: bytes
+        self,
+        key: tuple[Any, ...],
+        start: Message,
+        body: bytes,
+        expires_at: float | None,
+        shared: SharedBody | None,
     ) -> None:
-        if not self._admit(digest):
+        if key in self.entries or not self._admit(key):
             return
-        entry = Entry(200, list(start["headers"]), body, _token_expiry(auth) if auth else None)
+        headers = [(n, v) for n, v in start["headers"] if n.lower() != b"content-length"]
+        entry = Entry(200, headers, body, expires_at, shared)
         if entry.size > self.max_bytes // 8:
             return  # a huge answer would evict everything else
-        old = self.entries.pop(key, None)
-        if old is not None:
-            self.stored_bytes -= old.size
         self.entries[key] = entry
         self.stored_bytes += entry.size
         while self.stored_bytes > self.max_bytes:
@@ -326,7 +233,18 @@ class ResponseCache:
 
 
 async def _respond(
-    send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes
+    send: Send,
+    entry: Entry,
+    body: bytes,
+    extra: list[tuple[bytes, bytes]],
+    how: bytes,
+    not_modified: bool,
 ) -> None:
+    headers = [*extra, (b"x-cache", how)]
+    if not_modified:
+        status, body = 304, b""
+    else:
+        status = entry.status
+        headers = [*entry.headers, (b"content-length", str(len(body)).encode()), *headers]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,175 @@
+"""What the response cache asks the database, on connections of its own.
+
+A lookup must never wait for a connection that a request holds while the request waits
+for the lookup (a deadlock under many misses), so lookups have their own: on SQLite a
+lookup engine's, asked on the event loop (a local file answers faster than a hop to a
+thread would cost); on PostgreSQL a few asynchronous psycopg connections, never blocking
+the loop on the network.
+
+Two questions: a blog's id and content version by its slug; and, for a signed-in reader
+of a shared body, whether they are an active member of the blog and which of the body's
+posts they favorited and authors they follow. Row-level security applies to the second on
+PostgreSQL (the blog is bound for its transaction), and every query names the blog.
+"""
+
+import asyncio
+import uuid
+from collections.abc import Collection
+from typing import Any
+
+import psycopg
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlmodel import col
+
+from blog.cache.versions import TenantVersion
+from blog.database import create_lookup_engine
+from blog.shared import Mark, MarkKind
+from blog.tenants.models import Tenant
+
+LOOKUP_TIMEOUT_S = 2
+MAX_MARKED_IDS = 500  # ids of one body; a longer list is left to the app
+
+# The viewer is an active member (as blog.auth.service.authenticate requires), then the
+# marks. One statement, so one round trip; {posts} and {users} are lists of placeholders.
+MEMBER_SQL = "SELECT 'member', NULL FROM users WHERE tenant_id = {p} AND id = {p} AND is_active"
+FAVORITED_SQL = (
+    "SELECT 'favorited', post_id FROM favorites"
+    " WHERE tenant_id = {p} AND user_id = {p} AND post_id IN ({ids})"
+)
+FOLLOWING_SQL = (
+    "SELECT 'following', followed_id FROM follows"
+    " WHERE tenant_id = {p} AND follower_id = {p} AND followed_id IN ({ids})"
+)
+
+
+def _viewer_query(
+    placeholder: str, tenant: Any, viewer: Any, posts: list[Any], users: list[Any]
+) -> tuple[str, list[Any]]:
+    parts, params = [MEMBER_SQL.format(p=placeholder)], [tenant, viewer]
+    for sql, ids in ((FAVORITED_SQL, posts), (FOLLOWING_SQL, users)):
+        if ids:
+            parts.append(sql.format(p=placeholder, ids=", ".join([placeholder] * len(ids))))
+            params += [tenant, viewer, *ids]
+    return " UNION ALL ".join(parts), params
+
+
+def _marks(rows: Collection[tuple[str, Any]], as_uuid: Any) -> set[Mark] | None:
+    """The viewer's marks, or None when the viewer is not an active member."""
+    if not any(kind == "member" for kind, _ in rows):
+        return None
+    return {Mark(MarkKind(kind), as_uuid(value)) for kind, value in rows if kind != "member"}
+
+
+class SqliteLookups:
+    """On a lookup engine's own connection (see :func:`blog.database.create_lookup_engine`)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = create_lookup_engine(engine)
+        versions = TenantVersion.__table__  # type: ignore[attr-defined]
+        self.query = (
+            sa.select(col(Tenant.id), sa.func.coalesce(versions.c.version, 0))
+            .select_from(Tenant)
+            .outerjoin(versions, versions.c.tenant_id == col(Tenant.id))
+            .where(col(Tenant.slug) == sa.bindparam("slug"))
+        )
+
+    async def tenant(self, slug: str) -> tuple[uuid.UUID, int] | None:
+        """The blog's id and content version."""
+        with self.engine.connect() as connection:  # raw-sql: platform rows, no tenant yet
+            row = connection.execute(self.query, {"slug": slug}).first()
+        return (row[0], row[1]) if row else None
+
+    async def viewer_marks(
+        self,
+        tenant_id: uuid.UUID,
+        viewer_id: uuid.UUID,
+        *,
+        posts: Collection[uuid.UUID],
+        users: Collection[uuid.UUID],
+    ) -> set[Mark] | None:
+        """Which of ``posts`` the viewer favorited and ``users`` they follow; None unless
+        the viewer is an active member of the blog."""
+        sql, params = _viewer_query(
+            "?", tenant_id.hex, viewer_id.hex, [i.hex for i in posts], [i.hex for i in users]
+        )
+        # One statement naming the blog in every table, on the lookup engine's connection.
+        with self.engine.connect() as connection:  # raw-sql: names the blog in every table
+            rows = connection.exec_driver_sql(sql, tuple(params)).all()  # raw-sql: as above
+        return _marks([(row[0], row[1]) for row in rows], lambda value: uuid.UUID(hex=value))
+
+    async def close(self) -> None:
+        self.engine.dispose()
+
+
+class PostgresLookups:
+    """The same over a few asynchronous psycopg connections of its own."""
+
+    TENANT_SQL = (
+        "SELECT t.id, coalesce(v.version, 0) FROM tenants t "
+        "LEFT JOIN tenant_versions v ON v.tenant_id = t.id WHERE t.slug = %s"
+    )
+    BIND_SQL = "SELECT set_config('app.tenant_id', %s, true)"
+
+    def __init__(self, engine: Engine, *, connections: int = 4) -> None:
+        url = engine.url.set(drivername="postgresql")
+        self.conninfo = url.render_as_string(hide_password=False)
+        self.idle: list[psycopg.AsyncConnection[Any]] = []
+        self.slots = asyncio.Semaphore(connections)
+
+    async def _run(self, *statements: tuple[str, tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        """The last statement's rows; several statements run in one transaction, pipelined
+        (one round trip)."""
+        async with self.slots:
+            connection = self.idle.pop() if self.idle else None
+            try:
+                async with asyncio.timeout(LOOKUP_TIMEOUT_S):  # a silent network: no cache
+                    if connection is None:
+                        connection = await psycopg.AsyncConnection.connect(  # raw-sql: platform
+                            self.conninfo, autocommit=True
+                        )
+                    if len(statements) == 1:
+                        cursor = await connection.execute(*statements[0])  # raw-sql: platform
+                        rows = await cursor.fetchall()
+                    else:
+                        async with connection.pipeline(), connection.transaction():
+                            for sql, params in statements:
+                                cursor = await connection.execute(sql, params)  # raw-sql: bound
+                        rows = await cursor.fetchall()
+            except (psycopg.Error, TimeoutError):
+                if connection is not None:
+                    await connection.close()
+                raise sa.exc.OperationalError(statements[-1][0], (), None) from None  # type: ignore[arg-type]
+            self.idle.append(connection)
+        return rows
+
+    async def tenant(self, slug: str) -> tuple[uuid.UUID, int] | None:
+        rows = await self._run((self.TENANT_SQL, (slug,)))
+        return (rows[0][0], rows[0][1]) if rows else None
+
+    async def viewer_marks(
+        self,
+        tenant_id: uuid.UUID,
+        viewer_id: uuid.UUID,
+        *,
+        posts: Collection[uuid.UUID],
+        users: Collection[uuid.UUID],
+    ) -> set[Mark] | None:
+        sql, params = _viewer_query("%s", tenant_id, viewer_id, list(posts), list(users))
+        # Row-level security: the blog is bound for this transaction only.
+        rows = await self._run((self.BIND_SQL, (str(tenant_id),)), (sql, tuple(params)))
+        return _marks([(row[0], row[1]) for row in rows], lambda value: value)
+
+    async def close(self) -> None:
+        while self.idle:
+            await self.idle.pop().close()
+
+
+Lookups = SqliteLookups | PostgresLookups
+
+
+def lookups_for(engine: Engine) -> Lookups:
+    """Where the cache looks things up, for the app's ``engine``."""
+    if engine.dialect.name == "postgresql":
+        return PostgresLookups(engine)
+    return SqliteLookups(engine)

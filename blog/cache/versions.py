@@ -1,0 +1,89 @@
+"""Each blog's content version: bumped in the same transaction as every content change.
+
+Every blog has a version number in ``tenant_versions``. Any transaction that changes a
+blog's content (posts, tags, comments, favorites, follows, accounts, the blog itself) bumps
+it *in the same transaction*, from the session hooks below, so no write path can forget to.
+The response cache (:mod:`blog.cache.middleware`) serves what it stored only under the
+version it was made under.
+"""
+
+import uuid
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import ORMExecuteState, UOWTransaction
+from sqlalchemy.orm import Session as OrmSession
+from sqlmodel import Field, SQLModel, col
+
+from blog.tenancy import TenantScoped, bound_tenant
+from blog.tenants.models import Tenant
+
+
+class TenantVersion(SQLModel, table=True):
+    """How many content-changing transactions a blog has seen. Holds no content, so it
+    needs no row-level security; keyed by ``tenant_id``, so it distributes like the rest."""
+
+    __tablename__ = "tenant_versions"
+
+    tenant_id: uuid.UUID = Field(foreign_key="tenants.id", primary_key=True, ondelete="CASCADE")
+    version: int = Field(default=0, sa_type=sa.BigInteger)
+
+
+# Tenant-owned tables whose rows never show in a cacheable response.
+NOT_CONTENT = frozenset({"refresh_tokens", "rate_limit_hits", "tenant_versions"})
+_CHANGED = "blog.cache.changed_tenants"
+_ALL = "*"  # a change whose blog cannot be told (a cross-tenant bulk statement)
+
+
+def _changed(session: OrmSession) -> set[Any]:
+    changed: set[Any] = session.info.setdefault(_CHANGED, set())
+    return changed
+
+
+@sa.event.listens_for(OrmSession, "after_flush")
+def _note_flushed_changes(session: OrmSession, _tx: UOWTransaction) -> None:
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        if isinstance(obj, Tenant):
+            _changed(session).add(obj.id)
+        elif isinstance(obj, TenantScoped) and obj.__tablename__ not in NOT_CONTENT:
+            _changed(session).add(obj.tenant_id)
+
+
+@sa.event.listens_for(OrmSession, "do_orm_execute")
+def _note_statement_changes(state: ORMExecuteState) -> None:
+    if not (state.is_insert or state.is_update or state.is_delete):
+        return
+    table = getattr(state.statement, "table", None)
+    if table is None or getattr(table, "name", None) in NOT_CONTENT:
+        return
+    _changed(state.session).add(bound_tenant(state.session) or _ALL)
+
+
+@sa.event.listens_for(OrmSession, "before_commit")
+def _bump_versions(session: OrmSession) -> None:
+    # Commit flushes after this hook: flush first, to note those changes too. Nothing is
+    # forgotten on a rollback (a savepoint's would take the outer transaction's along);
+    # at worst a later commit bumps once more than it needed to.
+    session.flush()
+    changed = session.info.pop(_CHANGED, None)
+    if changed:
+        bump_versions(session, changed)
+
+
+def bump_versions(session: OrmSession, tenant_ids: set[Any]) -> None:
+    """Add one to each blog's version (every blog's, for ``"*"``), in this transaction."""
+    table = TenantVersion.__table__  # type: ignore[attr-defined]
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    # From the tenants table: a blog deleted in this very transaction gets no row.
+    blogs = sa.true() if _ALL in tenant_ids else col(Tenant.id).in_(tenant_ids)
+    rows = insert(table).from_select(
+        ["tenant_id", "version"], sa.select(col(Tenant.id), sa.literal(1)).where(blogs)
+    )
+    session.execute(
+        rows.on_conflict_do_update(
+            index_elements=["tenant_id"], set_={"version": table.c.version + 1}
+        )
+    )
