@@ -23,6 +23,7 @@ from sqlmodel import Session, col, select
 
 from blog.database import new_session, utcnow
 from blog.pagination import CursorPage
+from blog.posts import listing
 from blog.posts.listing import encode_cursor
 from blog.posts.models import Comment, Favorite, Post, PostStatus, Tag
 from blog.posts.schemas import AuthorData, PostSummary, PostSummaryData
@@ -893,6 +894,28 @@ def test_list_is_byte_for_byte_what_the_straightforward_list_answered(
         assert response.status_code == 200, query
         assert response.headers["content-type"] == "application/json", query
         assert response.content == straightforward_list(engine, tenant, viewer, **query), query
+
+
+@pytest.mark.parametrize("caller", ["anonymous", "alice"])
+def test_deep_pages_from_known_positions_are_what_the_straightforward_list_answered(
+    client: TestClient,
+    engine: Engine,
+    tenant: Tenant,
+    varied_blog: list[User],
+    auth_headers: AuthHeaders,
+    caller: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A position every 2 posts (every 256 in production): each deep page starts from one."""
+    monkeypatch.setattr(listing, "STEP", 2)
+    viewer = {"anonymous": None, "alice": varied_blog[0]}[caller]
+    headers = auth_headers(viewer) if viewer else None
+
+    for query in LISTINGS:
+        for _ in range(2):  # the first read counts the positions, the second uses them
+            response = list_posts(client, tenant, headers, **query)
+
+            assert response.content == straightforward_list(engine, tenant, viewer, **query), query
 
 
 def test_list_with_unordered_posts_is_what_the_straightforward_list_answered(

@@ -2,6 +2,6 @@
 
 from blog.cache.lookups import lookups_for
 from blog.cache.middleware import ResponseCache
-from blog.cache.versions import TenantVersion, bump_versions
+from blog.cache.versions import TenantVersion, bump_versions, found_version
 
-__all__ = ["ResponseCache", "TenantVersion", "bump_versions", "lookups_for"]
+__all__ = ["ResponseCache", "TenantVersion", "bump_versions", "found_version", "lookups_for"]

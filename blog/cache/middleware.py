@@ -33,6 +33,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from blog.auth.security import InvalidToken, TokenCodec
 from blog.cache.lookups import MAX_MARKED_IDS, Lookups
+from blog.cache.versions import FOUND_VERSION
 from blog.shared import STATE_KEY, MarkKind, Scheme, SharedBody
 
 SEEN_KEYS = 50_000  # digests of URLs read once, about 8 MiB at most
@@ -112,6 +113,7 @@ class ResponseCache:
         if found is None:
             await self.app(scope, receive, send)
             return
+        scope.setdefault("state", {})[FOUND_VERSION] = found
         request_headers = Headers(scope=scope)
         authorization = request_headers.get("authorization", "")
         public_key = (*found, b"", scope["path"], scope["query_string"])

@@ -11,6 +11,7 @@ import uuid
 from typing import Any
 
 import sqlalchemy as sa
+from fastapi import Request
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import ORMExecuteState, UOWTransaction
@@ -87,3 +88,17 @@ def bump_versions(session: OrmSession, tenant_ids: set[Any]) -> None:
             index_elements=["tenant_id"], set_={"version": table.c.version + 1}
         )
     )
+
+
+# Where the response cache leaves the version it found, for the request's own use.
+FOUND_VERSION = "blog.content_version"
+
+
+def found_version(request: Request, tenant_id: uuid.UUID) -> int | None:
+    """The content version of ``tenant_id`` as the response cache found it for this request
+    (None when it did not look): work keyed by it is shared until the blog next changes."""
+    found = request.scope.get("state", {}).get(FOUND_VERSION)
+    if found is None or found[0] != tenant_id:
+        return None
+    version: int = found[1]
+    return version

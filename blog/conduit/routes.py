@@ -13,6 +13,7 @@ from sqlmodel import Session
 
 from blog.auth import service as auth_service
 from blog.auth.dependencies import PASSWORD_WORK, TOKEN_OPTIONAL, SignupLimit, count_login_attempt
+from blog.cache import found_version
 from blog.conduit import schemas
 from blog.conduit.dependencies import (
     ConduitTenant,
@@ -335,6 +336,7 @@ def feed(request: Request, viewer: CurrentUser, session: SessionDep, page: PageD
 )
 def list_articles(
     request: Request,
+    tenant: ConduitTenant,
     viewer: OptionalUser,
     session: SessionDep,
     page: PageDep,
@@ -343,7 +345,13 @@ def list_articles(
     favorited: Username = None,
 ) -> Response:
     posts_filter = PostFilter(tag=tag, author=author, favorited_by=favorited)
-    listing = posts_listing.list_posts(session, filter=posts_filter, viewer=viewer, page=page)
+    listing = posts_listing.list_posts(
+        session,
+        filter=posts_filter,
+        viewer=viewer,
+        page=page,
+        version=found_version(request, tenant.id),
+    )
     return _article_list(request, session, listing, viewer=viewer, shareable=posts_filter.public)
 
 

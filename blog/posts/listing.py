@@ -16,9 +16,11 @@ and SQLAlchemy's cache keeps the compiled SQL.
 
 import base64
 import binascii
+import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -30,6 +32,7 @@ from blog.pagination import PageParams
 from blog.posts.exceptions import InvalidCursor
 from blog.posts.models import Favorite, Post, PostStatus, PostTag, Tag
 from blog.posts.schemas import PostSummaryData
+from blog.tenancy import bound_tenant
 from blog.users.models import Follow, Role, User
 
 
@@ -73,6 +76,23 @@ class _Shape:
     followed_by: bool
     cursor: bool
     paged: bool
+    counted: bool  # the statement counts the list (no total known for this version)
+
+
+# A deep page starts from the nearest of these positions (a key every STEP posts), found
+# once per blog version and list, instead of stepping through every key above it.
+STEP = 256
+POSITIONS_KEPT = 512  # lists (blog, version, filter) whose total and positions are kept
+
+
+@dataclass(frozen=True, slots=True)
+class _Positions:
+    total: int
+    keys: list[tuple[datetime, uuid.UUID]]  # the keys of items STEP-1, 2*STEP-1, …
+
+
+_positions: OrderedDict[tuple[Any, ...], _Positions] = OrderedDict()
+_positions_lock = threading.Lock()
 
 
 def list_posts(
@@ -82,10 +102,15 @@ def list_posts(
     viewer: User | None,
     page: PageParams | None,
     after: str | None = None,
+    version: int | None = None,
 ) -> Listing:
-    """One page of the list (``page=None``: all of it), newest first, with its total."""
+    """One page of the list (``page=None``: all of it), newest first, with its total.
+
+    ``version``, the blog's content version as the request found it, lets the list's total
+    and positions be counted once per version (see :data:`STEP`) rather than per page.
+    """
     editor = viewer is not None and viewer.role.at_least(Role.editor)
-    shape = _Shape(
+    criteria_shape = _Shape(
         status=filter.status,
         own_drafts_only=filter.status != PostStatus.published and not editor,
         author=filter.author is not None,
@@ -94,11 +119,12 @@ def list_posts(
         q=bool(filter.q),
         favorited_by=filter.favorited_by is not None,
         followed_by=filter.followed_by is not None,
-        cursor=after is not None,
-        paged=page is not None,
+        cursor=False,
+        paged=False,
+        counted=False,
     )
     params: dict[str, Any] = {
-        "viewer_id": viewer.id if viewer is not None else None,
+        "viewer_id": viewer.id if viewer is not None and criteria_shape.own_drafts_only else None,
         "author": (filter.author or "").strip().lower(),
         "author_id": filter.author_id,
         "tag": (filter.tag or "").strip().lower(),
@@ -106,11 +132,29 @@ def list_posts(
         "favorited_by": (filter.favorited_by or "").strip().lower(),
         "followed_by": filter.followed_by,
     }
-    if page is not None:
-        # One more than the page: whether another page follows.
-        params.update(limit=page.limit + 1, offset=0 if after else page.offset)
+    positions = None
+    tenant_id = bound_tenant(session)
+    if version is not None and page is not None and tenant_id is not None:
+        positions = _known_positions(
+            session, (tenant_id, version, criteria_shape, *params.values()), criteria_shape, params
+        )
+    offset = 0 if page is None or after else page.offset
     if after is not None:
         params["after_key"], params["after_id"] = decode_cursor(after)
+    elif positions is not None and offset >= STEP and offset // STEP <= len(positions.keys):
+        # Start after the nearest known position above the page.
+        start = offset // STEP * STEP
+        params["after_key"], params["after_id"] = positions.keys[start // STEP - 1]
+        offset -= start
+    if page is not None:
+        # One more than the page: whether another page follows.
+        params.update(limit=page.limit + 1, offset=offset)
+    shape = replace(
+        criteria_shape,
+        cursor="after_key" in params,
+        paged=page is not None,
+        counted=positions is None,
+    )
     rows = session.execute(_statement(shape), params).all()
     items = _items(rows)
     more = page is not None and len(items) > page.limit
@@ -118,7 +162,51 @@ def list_posts(
         del items[-1]
     last = items[-1] if items else None
     cursor = encode_cursor(_key_of(last, filter.status), last["id"]) if more and last else None
-    return Listing(items=items, total=rows[0].total, next=cursor)
+    total = positions.total if positions is not None else rows[0].total
+    return Listing(items=items, total=total, next=cursor)
+
+
+def _known_positions(
+    session: Session, key: tuple[Any, ...], shape: _Shape, params: dict[str, Any]
+) -> _Positions:
+    """The list's total and positions for this version, counted on first use."""
+    with _positions_lock:
+        found = _positions.get(key)
+        if found is not None:
+            _positions.move_to_end(key)
+            return found
+    rows = session.execute(_positions_statement(shape), {**params, "step": STEP}).all()
+    found = _Positions(
+        total=rows[0].total if rows else 0,
+        keys=[(row.key, row.id) for row in rows if row.n % STEP == 0],
+    )
+    with _positions_lock:
+        _positions[key] = found
+        while len(_positions) > POSITIONS_KEPT:
+            _positions.popitem(last=False)
+    return found
+
+
+@lru_cache(maxsize=64)
+def _positions_statement(shape: _Shape) -> sa.Select[Any]:
+    """The first item and every STEP-th, numbered, with the list's total: one scan of the
+    index for the public list."""
+    key = _order_key(shape.status)
+    numbered = (
+        sa.select(
+            key.label("key"),
+            col(Post.id).label("id"),
+            sa.func.row_number().over(order_by=(key.desc(), col(Post.id).desc())).label("n"),
+            sa.func.count().over().label("total"),
+        )
+        .where(*_criteria(shape))
+        .subquery("numbered")
+    )
+    return (
+        sa.select(numbered)
+        .where(sa.or_(numbered.c.n == 1, numbered.c.n % sa.bindparam("step") == 0))
+        .order_by(numbered.c.n)
+    )
 
 
 LIKE_ESCAPE = "/"
@@ -270,14 +358,12 @@ def _statement(shape: _Shape) -> sa.Select[Any]:
         .join(Post, col(Post.id) == found.c.id)
         .outerjoin(User, _writes())
     ).subquery("page")
-    totals = sa.select(
-        select(sa.func.count())
-        .select_from(Post)
-        .where(*criteria)
-        .correlate(None)
-        .scalar_subquery()
-        .label("total")
-    ).subquery("totals")
+    counted = (
+        select(sa.func.count()).select_from(Post).where(*criteria).correlate(None).scalar_subquery()
+        if shape.counted
+        else sa.null()
+    )
+    totals = sa.select(counted.label("total")).subquery("totals")
     return (
         sa.select(totals, page, col(Tag.name).label("tag"))
         .select_from(totals)

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 from sqlmodel import Session
 
 from blog.auth.dependencies import TOKEN_OPTIONAL, AuthorUser, CurrentUser, OptionalUser
+from blog.cache import found_version
 from blog.database import SessionDep
 from blog.errors import responses
 from blog.pagination import CursorPage, Page, PageDep, PageParams
@@ -29,6 +30,7 @@ from blog.posts.schemas import (
 )
 from blog.schemas import NoNul
 from blog.shared import Mark, MarkKind, shared_response
+from blog.tenants.dependencies import TenantDep
 from blog.users import service as users_service
 from blog.users.models import User
 from blog.users.schemas import UserPublic
@@ -99,6 +101,7 @@ def _summaries(
 )
 def list_posts(
     request: Request,
+    tenant: TenantDep,
     viewer: OptionalUser,
     session: SessionDep,
     page: PageDep,
@@ -118,7 +121,12 @@ def list_posts(
         raise DraftsNeedLogin()
     posts_filter = PostFilter(status=status, author=author, tag=tag, q=q, favorited_by=favorited)
     listing = posts_listing.list_posts(
-        session, filter=posts_filter, viewer=viewer, page=page, after=after
+        session,
+        filter=posts_filter,
+        viewer=viewer,
+        page=page,
+        after=after,
+        version=found_version(request, tenant.id),
     )
     return _summaries(
         request, session, listing, viewer=viewer, page=page, shareable=posts_filter.public
