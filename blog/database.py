@@ -26,6 +26,8 @@ SQLModel.metadata.naming_convention = {
 }
 
 SQLITE_BUSY_TIMEOUT_MS = 5_000
+# Where session hooks note changes that commit must still write (the blogs' versions).
+PENDING_CHANGES = "blog.cache.changed_tenants"
 POSTGRES_CONNECT_TIMEOUT_S = 5
 
 
@@ -201,7 +203,24 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     except BaseException as error:
         await run_in_threadpool(_finish, session, error)
         raise
-    await run_in_threadpool(_finish, session, None)
+    if _nothing_to_commit(session):
+        session.close()  # no I/O: not worth a hop to a thread
+    else:
+        await run_in_threadpool(_finish, session, None)
+
+
+def _nothing_to_commit(session: Session) -> bool:
+    """Whether committing would do no I/O: no transaction began, or only SQLite reads ran
+    (they autocommit; see :func:`_sqlite_begin_before_write`) and no change is pending."""
+    if not session.in_transaction():
+        return True
+    if session.new or session.dirty or session.deleted or session.info.get(PENDING_CHANGES):
+        return False
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        return False
+    dbapi_connection = connection.connection.dbapi_connection
+    return dbapi_connection is not None and not dbapi_connection.in_transaction
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]

@@ -798,8 +798,9 @@ def straightforward_list(
         ).all()
         items = []
         for post in posts:
-            fans = session.exec(select(Favorite.user_id).where(col(Favorite.post_id) == post.id))
-            marks = list(fans)
+            marks = list(
+                session.exec(select(Favorite.user_id).where(col(Favorite.post_id) == post.id))
+            )
             items.append(
                 PostSummary.model_validate(post).model_copy(
                     update={

@@ -187,10 +187,9 @@ def test_a_deactivated_member_is_refused_even_with_a_shared_body(
                     sa.text("SELECT set_config('app.tenant_id', :blog, true)"),
                     {"blog": str(tenant.id)},
                 )
+            users = User.__table__  # type: ignore[attr-defined]
             connection.execute(
-                sa.update(User.__table__)
-                .where(User.__table__.c.id == alice.id)
-                .values(is_active=False)  # type: ignore[attr-defined]
+                sa.update(users).where(users.c.id == alice.id).values(is_active=False)
             )
 
     refused = client.get(url, headers=headers)

@@ -14,13 +14,14 @@ PostgreSQL (the blog is bound for its transaction), and every query names the bl
 
 import asyncio
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import UTC
 from typing import Any
 
 import psycopg
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from sqlmodel import col
 
 from blog.cache.versions import TenantVersion
 from blog.database import create_lookup_engine
@@ -41,6 +42,31 @@ FOLLOWING_SQL = (
     "SELECT 'following', followed_id FROM follows"
     " WHERE tenant_id = {p} AND follower_id = {p} AND followed_id IN ({ids})"
 )
+
+
+# Every column of a blog's row, so that the request need not read it again.
+TENANT_COLUMNS = ("id", "slug", "name", "registration_open", "created_at")
+
+
+@dataclass(frozen=True, slots=True)
+class FoundTenant:
+    """A blog's row and content version, as a request's lookup found them."""
+
+    row: dict[str, Any]
+    version: int
+
+    @property
+    def id(self) -> uuid.UUID:
+        found: uuid.UUID = self.row["id"]
+        return found
+
+
+def _found(row: Sequence[Any] | None) -> FoundTenant | None:
+    if row is None:
+        return None
+    found = dict(zip(TENANT_COLUMNS, row[:-1], strict=True))
+    found["created_at"] = found["created_at"].astimezone(UTC)
+    return FoundTenant(row=found, version=row[-1])
 
 
 def _viewer_query(
@@ -67,18 +93,21 @@ class SqliteLookups:
     def __init__(self, engine: Engine) -> None:
         self.engine = create_lookup_engine(engine)
         versions = TenantVersion.__table__  # type: ignore[attr-defined]
+        tenants = Tenant.__table__  # type: ignore[attr-defined]
         self.query = (
-            sa.select(col(Tenant.id), sa.func.coalesce(versions.c.version, 0))
-            .select_from(Tenant)
-            .outerjoin(versions, versions.c.tenant_id == col(Tenant.id))
-            .where(col(Tenant.slug) == sa.bindparam("slug"))
+            sa.select(
+                *(tenants.c[name] for name in TENANT_COLUMNS),
+                sa.func.coalesce(versions.c.version, 0),
+            )
+            .outerjoin(versions, versions.c.tenant_id == tenants.c.id)
+            .where(tenants.c.slug == sa.bindparam("slug"))
         )
 
-    async def tenant(self, slug: str) -> tuple[uuid.UUID, int] | None:
-        """The blog's id and content version."""
+    async def tenant(self, slug: str) -> FoundTenant | None:
+        """The blog's row and content version."""
         with self.engine.connect() as connection:  # raw-sql: platform rows, no tenant yet
             row = connection.execute(self.query, {"slug": slug}).first()
-        return (row[0], row[1]) if row else None
+        return _found(row)
 
     async def viewer_marks(
         self,
@@ -106,8 +135,8 @@ class PostgresLookups:
     """The same over a few asynchronous psycopg connections of its own."""
 
     TENANT_SQL = (
-        "SELECT t.id, coalesce(v.version, 0) FROM tenants t "
-        "LEFT JOIN tenant_versions v ON v.tenant_id = t.id WHERE t.slug = %s"
+        f"SELECT {', '.join('t.' + name for name in TENANT_COLUMNS)}, coalesce(v.version, 0)"  # noqa: S608 - column names of ours
+        " FROM tenants t LEFT JOIN tenant_versions v ON v.tenant_id = t.id WHERE t.slug = %s"
     )
     BIND_SQL = "SELECT set_config('app.tenant_id', %s, true)"
 
@@ -143,9 +172,9 @@ class PostgresLookups:
             self.idle.append(connection)
         return rows
 
-    async def tenant(self, slug: str) -> tuple[uuid.UUID, int] | None:
+    async def tenant(self, slug: str) -> FoundTenant | None:
         rows = await self._run((self.TENANT_SQL, (slug,)))
-        return (rows[0][0], rows[0][1]) if rows else None
+        return _found(rows[0] if rows else None)
 
     async def viewer_marks(
         self,

@@ -33,7 +33,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from blog.auth.security import InvalidToken, TokenCodec
 from blog.cache.lookups import MAX_MARKED_IDS, Lookups
-from blog.cache.versions import FOUND_VERSION
+from blog.cache.versions import FOUND_TENANT
 from blog.shared import STATE_KEY, MarkKind, Scheme, SharedBody
 
 SEEN_KEYS = 50_000  # digests of URLs read once, about 8 MiB at most
@@ -99,7 +99,7 @@ class ResponseCache:
         self.seen: OrderedDict[bytes, None] = OrderedDict()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "GET" or self.max_bytes <= 0:
+        if scope["type"] != "http" or self.max_bytes <= 0:
             await self.app(scope, receive, send)
             return
         match = _TENANT_PATH.match(scope["path"])
@@ -113,17 +113,25 @@ class ResponseCache:
         if found is None:
             await self.app(scope, receive, send)
             return
-        scope.setdefault("state", {})[FOUND_VERSION] = found
+        # The blog as found, for the request: no need to read its row again.
+        scope.setdefault("state", {})[FOUND_TENANT] = found
+        if scope["method"] != "GET":
+            await self.app(scope, receive, send)
+            return
         request_headers = Headers(scope=scope)
         authorization = request_headers.get("authorization", "")
-        public_key = (*found, b"", scope["path"], scope["query_string"])
+        public_key = (found.id, found.version, b"", scope["path"], scope["query_string"])
         key = (
-            (*found, hashlib.blake2b(authorization.encode("latin-1")).digest(), *public_key[3:])
+            (
+                *public_key[:2],
+                hashlib.blake2b(authorization.encode("latin-1")).digest(),
+                *public_key[3:],
+            )
             if authorization
             else public_key
         )
         digest = _digest(key)
-        etag = f'"{found[1]}-{digest.hex()}"'
+        etag = f'"{found.version}-{digest.hex()}"'
         extra = [
             (b"etag", etag.encode()),
             (b"cache-control", b"private, no-cache" if authorization else b"no-cache"),
@@ -137,7 +145,7 @@ class ResponseCache:
             return
         public = self.entries.get(public_key) if authorization else None
         if public is not None and public.shared is not None:
-            body = await self._personal(public.shared, found[0], authorization)
+            body = await self._personal(public.shared, found.id, authorization)
             if body is not None:
                 self.entries.move_to_end(public_key)
                 await _respond(send, public, body, extra, b"shared", if_none_match == etag)

@@ -18,6 +18,7 @@ from sqlalchemy.orm import ORMExecuteState, UOWTransaction
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Field, SQLModel, col
 
+from blog.database import PENDING_CHANGES
 from blog.tenancy import TenantScoped, bound_tenant
 from blog.tenants.models import Tenant
 
@@ -34,7 +35,7 @@ class TenantVersion(SQLModel, table=True):
 
 # Tenant-owned tables whose rows never show in a cacheable response.
 NOT_CONTENT = frozenset({"refresh_tokens", "rate_limit_hits", "tenant_versions"})
-_CHANGED = "blog.cache.changed_tenants"
+_CHANGED = PENDING_CHANGES
 _ALL = "*"  # a change whose blog cannot be told (a cross-tenant bulk statement)
 
 
@@ -90,15 +91,15 @@ def bump_versions(session: OrmSession, tenant_ids: set[Any]) -> None:
     )
 
 
-# Where the response cache leaves the version it found, for the request's own use.
-FOUND_VERSION = "blog.content_version"
+# Where the response cache leaves the blog it found (a FoundTenant), for the request.
+FOUND_TENANT = "blog.found_tenant"
 
 
 def found_version(request: Request, tenant_id: uuid.UUID) -> int | None:
     """The content version of ``tenant_id`` as the response cache found it for this request
     (None when it did not look): work keyed by it is shared until the blog next changes."""
-    found = request.scope.get("state", {}).get(FOUND_VERSION)
-    if found is None or found[0] != tenant_id:
+    found = request.scope.get("state", {}).get(FOUND_TENANT)
+    if found is None or found.id != tenant_id:
         return None
-    version: int = found[1]
+    version: int = found.version
     return version

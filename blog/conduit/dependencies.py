@@ -45,12 +45,12 @@ token_header = APIKeyHeader(
 )
 
 
-def get_tenant(request: Request, session: SessionDep) -> Tenant:
+async def get_tenant(request: Request, session: SessionDep) -> Tenant:
     """The blog of the mount path ``/conduit/{tenant}/api``; binds the session to it."""
     slug = request.path_params.get("tenant", "")
     if len(slug) > TENANT_SLUG_MAX_LENGTH or "\x00" in slug:
         raise TenantNotFound()
-    return bind_tenant_by_slug(session, slug)
+    return await bind_tenant_by_slug(request, session, slug)
 
 
 ConduitTenant = Annotated[Tenant, Depends(get_tenant)]

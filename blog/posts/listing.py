@@ -318,11 +318,11 @@ def _statement(shape: _Shape) -> sa.Select[Any]:
     keys: sa.Select[Any] = sa.select(col(Post.id).label("id")).where(*criteria)
     if shape.cursor:
         after_key = sa.bindparam("after_key", type_=Post.__table__.c.created_at.type)  # type: ignore[attr-defined]
+        # "Before the cursor in the order": the first condition alone is a range of the
+        # index, so the database starts there instead of filtering every key above it.
         keys = keys.where(
-            sa.or_(
-                key < after_key,
-                sa.and_(key == after_key, col(Post.id) < sa.bindparam("after_id")),
-            )
+            key <= after_key,
+            sa.or_(key < after_key, col(Post.id) < sa.bindparam("after_id")),
         )
     keys = keys.order_by(key.desc(), col(Post.id).desc())
     if shape.paged:

@@ -140,7 +140,8 @@ def list_posts(
     summary="Write a post (authors and above)",
 )
 def create_post(data: PostCreate, author: AuthorUser, session: SessionDep) -> PostRead:
-    return _read(session, service.create_post(session, author=author, data=data), author)
+    # A new post: no favorites to read yet.
+    return PostRead.model_validate(service.create_post(session, author=author, data=data))
 
 
 @router.get(

@@ -11,7 +11,8 @@ from typing import Any
 
 import sqlalchemy as sa
 from slugify import slugify
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from blog.database import insert_ignoring_conflicts, utcnow, uuid7
@@ -55,7 +56,8 @@ def _links_post() -> sa.ColumnElement[bool]:
 
 
 def _with_author_and_tags() -> tuple[Any, ...]:
-    return (selectinload(Post.author), selectinload(Post.tags))  # type: ignore[arg-type]
+    """Joined into the post's own statement: one round trip for a single post."""
+    return (joinedload(Post.author), joinedload(Post.tags))  # type: ignore[arg-type]
 
 
 def get_post(
@@ -71,7 +73,7 @@ def get_post(
         query = query.where(col(Post.id) == post_id)
     if slug is not None:
         query = query.where(col(Post.slug) == slug)
-    post = session.exec(query.execution_options(populate_existing=True)).first()
+    post = session.exec(query.execution_options(populate_existing=True)).unique().first()
     if post is None:
         raise PostNotFound()
     return post
@@ -87,10 +89,8 @@ def _slug_base(title: str) -> str:
     return slugify(title, max_length=SLUG_BASE_MAX_LENGTH, word_boundary=True) or FALLBACK_SLUG
 
 
-def _slug_taken(session: Session, slug: str, *, exclude: uuid.UUID | None = None) -> bool:
-    query = select(Post.id).where(col(Post.slug) == slug)
-    if exclude is not None:
-        query = query.where(col(Post.id) != exclude)
+def _slug_taken(session: Session, slug: str, *, exclude: uuid.UUID) -> bool:
+    query = select(Post.id).where(col(Post.slug) == slug, col(Post.id) != exclude)
     return session.exec(query.limit(1)).first() is not None
 
 
@@ -103,7 +103,9 @@ def _save_with_unique_slug(session: Session, post: Post) -> None:
     """
     base = _slug_base(post.title)
     slug = base
-    if _slug_taken(session, base, exclude=post.id):
+    # A changed post is flushed before the savepoint begins, outside its reach: ask first.
+    # A new one is only written inside it, so a taken slug costs no read.
+    if sa.inspect(post).persistent and _slug_taken(session, base, exclude=post.id):
         slug = f"{base}-{secrets.token_hex(3)}"
     for _ in range(SLUG_ATTEMPTS):
         post.slug = slug
@@ -138,11 +140,17 @@ def _upsert_tags(session: Session, names: list[str]) -> dict[str, uuid.UUID]:
     return found
 
 
-def _replace_tags(session: Session, post: Post, names: list[str]) -> None:
-    session.execute(sa.delete(PostTag).where(col(PostTag.post_id) == post.id))
+def _replace_tags(session: Session, post: Post, names: list[str], *, new: bool = False) -> None:
+    """Link the post to the named tags in order; ``new``: it has no links yet. The post's
+    ``tags`` are then these, without reading them back."""
+    if not new:
+        session.execute(sa.delete(PostTag).where(col(PostTag.post_id) == post.id))
+    ids = _upsert_tags(session, names) if names else {}
+    set_committed_value(
+        post, "tags", [Tag(tenant_id=post.tenant_id, id=ids[name], name=name) for name in names]
+    )
     if not names:
         return
-    ids = _upsert_tags(session, names)
     session.execute(
         sa.insert(PostTag),
         [
@@ -168,8 +176,9 @@ def create_post(session: Session, *, author: User, data: PostCreate) -> Post:
         updated_at=now,
     )
     _save_with_unique_slug(session, post)
-    _replace_tags(session, post, data.tags)
-    return get_post(session, viewer=author, post_id=post.id)
+    _replace_tags(session, post, data.tags, new=True)
+    set_committed_value(post, "author", author)
+    return post
 
 
 def update_post(
@@ -255,7 +264,8 @@ def add_comment(session: Session, *, post: Post, author: User, data: CommentCrea
     )
     session.add(comment)
     session.flush()
-    return get_comment(session, post=post, comment_id=comment.id)
+    set_committed_value(comment, "author", author)
+    return comment
 
 
 def next_comment_number(session: Session, *, post_id: uuid.UUID) -> int:

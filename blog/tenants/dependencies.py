@@ -1,8 +1,10 @@
 from typing import Annotated
 
-from fastapi import Depends, Path
+from fastapi import Depends, Path, Request
 from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 
+from blog.cache.versions import FOUND_TENANT
 from blog.database import SessionDep
 from blog.dependencies import SettingsDep
 from blog.schemas import NoNul
@@ -12,7 +14,8 @@ from blog.tenants.exceptions import TenantSignupClosed
 from blog.tenants.models import SLUG_MAX_LENGTH, Tenant
 
 
-def get_tenant(
+async def get_tenant(
+    request: Request,
     tenant: Annotated[
         str,
         Path(max_length=SLUG_MAX_LENGTH, description="The tenant's slug.", examples=["demo"]),
@@ -21,14 +24,22 @@ def get_tenant(
     session: SessionDep,
 ) -> Tenant:
     """The tenant named in the path; binds the request's session to it."""
-    return bind_tenant_by_slug(session, tenant)
+    return await bind_tenant_by_slug(request, session, tenant)
 
 
-def bind_tenant_by_slug(session: Session, slug: str) -> Tenant:
-    """The tenant with this slug (404 otherwise), with ``session`` bound to it."""
-    found = service.get_by_slug(session, slug=slug)
-    bind_tenant(session, found.id)
-    return found
+async def bind_tenant_by_slug(request: Request, session: Session, slug: str) -> Tenant:
+    """The tenant with this slug (404 otherwise), with ``session`` bound to it.
+
+    The response cache looked the blog up already for most requests: its row is taken
+    into the session as it was read (no query, no hop to a thread); otherwise it is read.
+    """
+    found = request.scope.get("state", {}).get(FOUND_TENANT)
+    if found is not None and found.row["slug"] == slug.lower():
+        tenant = service.adopt(session, Tenant(**found.row))
+    else:
+        tenant = await run_in_threadpool(service.get_by_slug, session, slug=slug)
+    bind_tenant(session, tenant.id)
+    return tenant
 
 
 async def require_tenant_signup(settings: SettingsDep) -> None:

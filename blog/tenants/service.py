@@ -1,6 +1,7 @@
 """Creating, finding and deleting tenants."""
 
 import sqlalchemy as sa
+from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import Session, SQLModel, col, select
 
 from blog.auth.security import PasswordHasher
@@ -34,6 +35,13 @@ def get_by_slug(session: Session, *, slug: str) -> Tenant:
     if tenant is None:
         raise TenantNotFound()
     return tenant
+
+
+def adopt(session: Session, tenant: Tenant) -> Tenant:
+    """A tenant row read elsewhere in this request, taken into ``session`` as persistent
+    without reading it again."""
+    make_transient_to_detached(tenant)
+    return session.merge(tenant, load=False)
 
 
 def update_tenant(session: Session, *, tenant: Tenant, data: TenantUpdate) -> Tenant:

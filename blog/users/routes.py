@@ -20,7 +20,7 @@ router = APIRouter(prefix="/users", tags=["users"])
 
 
 @router.get("/me", responses=responses(401, 404), summary="Your own account")
-def read_me(user: CurrentUser) -> UserRead:
+async def read_me(user: CurrentUser) -> UserRead:
     return UserRead.model_validate(user)
 
 
