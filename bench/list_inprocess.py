@@ -1,15 +1,15 @@
 """Micro-benchmark of the cold native post list, in-process through ``TestClient``.
 
-    .venv/bin/python scripts/bench_list.py                 # 400 requests per side
-    .venv/bin/python scripts/bench_list.py --requests 1000 --viewer
+    .venv/bin/python -m bench.list_inprocess                 # 400 requests per side
+    .venv/bin/python -m bench.list_inprocess --requests 1000 --viewer
 
 ``GET /api/v1/tenants/{t}/posts?limit=20&offset=N``, each request a random page of a
-random blog (cold, as in scripts/bench.py), against the straightforward implementation kept here
-as a reference route (count query; page of ``Post`` ORM objects; selectinload of authors
-and tags; favorite marks; ``PostSummary.model_validate`` + ``model_copy``; FastAPI
-validating and serializing ``Page[PostSummary]``), in the same process, on the same data,
-interleaved in rounds so that a busy machine slows both alike. Read the ratio, not the
-requests/s: the machine may be shared.
+random blog (cold, as list-deep of ``python -m bench``), against the straightforward
+implementation kept here as a reference route (count query; page of ``Post`` ORM objects;
+selectinload of authors and tags; favorite marks; ``PostSummary.model_validate`` +
+``model_copy``; FastAPI validating and serializing ``Page[PostSummary]``), in the same
+process, on the same data, interleaved in rounds so that a busy machine slows both alike.
+Read the ratio, not the requests/s: the machine may be shared.
 
 Then the same kind of pages without HTTP: the query part against the shaping and
 serialization part, for both implementations.
@@ -282,7 +282,7 @@ def main() -> None:
     rng = random.Random(args.seed)  # noqa: S311 - page picks
 
     def random_pages(count: int) -> list[tuple[Blog, int]]:
-        """Like scripts/bench.py's cold list: any blog, any page of it."""
+        """Like list-deep of ``python -m bench``: any blog, any page of it."""
         picks = rng.choices(blogs, k=count)
         return [(blog, LIMIT * rng.randrange(blog.published // LIMIT)) for blog in picks]
 
