@@ -139,6 +139,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             raise SystemExit(f"--baseline {options.baseline}: not a commit here") from None
     signal.signal(signal.SIGTERM, _exit_on_signal)
     signal.signal(signal.SIGHUP, _exit_on_signal)
+    # Ctrl-C raises KeyboardInterrupt even when started in the background (which ignores it).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     BENCH_DIR.mkdir(exist_ok=True)
     from blog.settings import Settings
 
