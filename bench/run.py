@@ -1,4 +1,4 @@
-"""What one run measures, in which order, and the summary it prints and writes.
+"""What one run measures, and in which order.
 
 Reads run first, on the data as seeded; the long memory run and the writes come last.
 Servers, one worker each on 127.0.0.1: the head (this working tree), the baseline
@@ -7,40 +7,30 @@ copy; it only reads) and the ceiling app.
 """
 
 import json
-import os
-import platform
 import random
 import time
 from contextlib import ExitStack
-from dataclasses import asdict
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.databases import Database, Dataset
+from bench.databases import Database
+from bench.dataset import Dataset
 from bench.git import git_info
 from bench.harness import Bench, Options, time_bcrypt
 from bench.report import (
-    TITLES,
     Anchor,
     MemoryFigures,
     Row,
     SaturationFigures,
-    evaluate_targets,
     format_table,
-    format_targets,
 )
 from bench.scenarios import Builder, CursorsUnsupported, Scenario, collect_cursors, plan_walks
 from bench.servers import Server, ServerFailed, http, naive_server
+from bench.summary import format_load, summary
 from bench.wrk import Wrk
 
 NOT_SUPPORTED = 'not supported by this server (no "next" in its list response)'
 CURSOR_WALK_STARTS = 4  # per blog: walks begin at spread-out depths
-
-
-def format_load() -> str:
-    """The 1, 5 and 15-minute load averages: others' work on a shared machine shows here."""
-    return " ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
 def collect(bench: Bench, builder: Builder, env: dict[str, str]) -> list[tuple[str, str]] | str:
@@ -235,102 +225,6 @@ def measure(bench: Bench, data: Dataset) -> None:
         bench.check_code("at the end")
 
 
-def summary(bench: Bench, data: Dataset) -> dict[str, Any]:
-    """Print the table and the targets; the JSON report."""
-    options, results = bench.options, bench.results
-    print(f"\n{bench.database.kind}, load average after the run: {format_load()}")
-    print(format_table(results.rows, {**results.skipped, **results.broken}))
-    for problem in results.problems:
-        print(f"!! {problem}")
-    if results.bcrypt_s:
-        print(
-            f"\nbcrypt: one verify at {bench.settings.bcrypt_rounds} rounds = "
-            f"{min(results.bcrypt_s) * 1e3:.1f} ms (fastest of "
-            f"{', '.join(f'{t * 1e3:.0f}' for t in results.bcrypt_s)} ms)"
-        )
-    if results.saturation:
-        s = results.saturation
-        print(
-            f"login saturation: GET /posts alone {s.alone.rps:,.1f} req/s; while logins run "
-            f"({s.logins.rps:.2f}/s, {s.logins.problems() or 'no errors'}): {s.loaded.rps:,.1f} "
-            f"req/s = {s.kept or 0:.0%} (p99 {s.loaded.p99_ms:.0f} ms)"
-        )
-    if results.memory:
-        m = results.memory
-        print(
-            f"memory (mixed reads, {m.load.rps:,.0f} req/s): RSS after warm-up "
-            f"{m.warm_kib / 1024:,.1f} MiB, after {m.seconds} s {m.end_kib / 1024:,.1f} MiB "
-            f"({m.growth:+.1%}), peak {m.peak_kib / 1024:,.1f} MiB"
-        )
-    targets = evaluate_targets(
-        database=bench.database.kind,
-        rows=results.rows,
-        saturation=results.saturation,
-        memory=results.memory,
-        skipped=results.skipped,
-        broken=results.broken,
-    )
-    commit = git_info()
-    print(
-        f"\nTargets ({bench.database.kind}, 1 worker, c={options.concurrency}, commit "
-        f"{commit['sha']}{' (dirty)' if commit['dirty'] else ''}, baseline {options.baseline}):"
-    )
-    print(format_targets(targets))
-    return {
-        "git": {**commit, "code_fingerprints": bench.fingerprints, "baseline": options.baseline},
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {
-            "cores": options.cores,
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-            "load_average_after": list(os.getloadavg()),
-        },
-        "database": bench.database.describe(),
-        "servers": results.servers,
-        "data": {
-            "seed": asdict(options.size),
-            "blogs": len(data.tenants),
-            "published_posts": sum(data.published.values()),
-            "login": data.login.email,
-        },
-        "options": {key: value for key, value in asdict(options).items() if key != "size"}
-        | {"output": str(options.output) if options.output else None},
-        "bcrypt_rounds": bench.settings.bcrypt_rounds,
-        "bcrypt_verify_s": results.bcrypt_s,
-        "rows": [
-            {
-                "scenario": row.scenario,
-                "title": TITLES[row.scenario],
-                "server": row.server,
-                "result": {**asdict(row.result), "rps": row.result.rps},
-                "anchor": row.anchor,
-                "reference": {**asdict(row.reference), "rps": row.reference.rps}
-                if row.reference
-                else None,
-                "anchor_rps": row.anchor_rps,
-                "ratio": row.ratio,
-                "cache_hits": row.hits,
-                "failed": row.failed,
-                "not_cold": row.not_cold,
-                "note": row.note,
-            }
-            for row in results.rows
-        ],
-        "skipped": results.skipped,
-        "broken": results.broken,
-        "problems": results.problems,
-        "login_saturation": (
-            {**asdict(results.saturation), "kept": results.saturation.kept}
-            if results.saturation
-            else None
-        ),
-        "memory": {**asdict(results.memory), "growth": results.memory.growth}
-        if results.memory
-        else None,
-        "targets": [{**asdict(target), "verdict": target.verdict} for target in targets],
-    }
-
-
 def run(options: Options, database: Database, folder: Path, wrk: Wrk) -> dict[str, Any]:
     """Prepare, measure, summarize; the JSON report."""
     bench = Bench(options, database, folder, wrk)
@@ -342,7 +236,7 @@ def run(options: Options, database: Database, folder: Path, wrk: Wrk) -> dict[st
     commit = git_info()
     print(
         f"Commit {commit['sha']}{' (dirty)' if commit['dirty'] else ''}, baseline "
-        f"{options.baseline}; {len(data.tenants)} blogs, {total:,} published posts; "
+        f"{options.baseline or 'none'}; {len(data.tenants)} blogs, {total:,} published posts; "
         f"load average {format_load()} ({options.cores} cores)"
     )
     print(

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from bench.databases import Account, Dataset
+from bench.dataset import Account, Dataset
 from blog.auth.security import TokenCodec
 from blog.seeding import SEED_PASSWORD
 
