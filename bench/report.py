@@ -84,7 +84,8 @@ class Row:
 
     @property
     def hits(self) -> int:
-        """Cache hits on either side (0 when none were counted)."""
+        """``x-cache: hit`` answers on either side (0 when not counted); a ``shared`` one,
+        a list built on a stored body for this very caller, is not a hit."""
         sides = (self.result, self.reference) if self.reference else (self.result,)
         return sum(side.hits or 0 for side in sides)
 
@@ -304,7 +305,8 @@ def _hits(result: WrkResult | None) -> str:
         return "-"
     if not result.cache_header_seen:
         return "n/a"  # no x-cache header: a server older than the header
-    return f"{result.hits}/{result.requests}"
+    shown = f"{result.hits}/{result.requests}"
+    return f"{shown} +{result.shared} shared" if result.shared else shown
 
 
 def _figures(result: WrkResult | None, rps: float | None = None) -> str:

@@ -13,8 +13,9 @@
 --   BENCH_MAX_REQUESTS   stop a thread after this many responses (0: only the duration)
 --   BENCH_SEED           seeds the per-thread random generator (reproducible picks)
 --   BENCH_NONCE          part of the "@N@" tag, so that separate runs never repeat one
---   BENCH_COUNT_CACHE    "1": count responses by their x-cache header (cold probes only:
---                        reading a header per response is not free)
+--   BENCH_COUNT_CACHE    "1": count responses by their x-cache header, "hit", "shared"
+--                        (a signed-in list built on a stored body) or "miss" (cold
+--                        probes only: reading a header per response is not free)
 
 local ffi = require("ffi")
 ffi.cdef [[
@@ -42,6 +43,7 @@ bench_responses = 0
 bench_non2xx = 0
 bench_elapsed_us = 0
 bench_hits = 0
+bench_shared = 0
 bench_misses = 0
 
 local pick = os.getenv("BENCH_PICK") or "first"
@@ -111,6 +113,8 @@ function response(status, headers, body)
     local cache = headers["x-cache"] or headers["X-Cache"]
     if cache == "hit" then
       bench_hits = bench_hits + 1
+    elseif cache == "shared" then
+      bench_shared = bench_shared + 1
     elseif cache == "miss" then
       bench_misses = bench_misses + 1
     end
@@ -123,10 +127,11 @@ function response(status, headers, body)
 end
 
 function done(summary, latency, requests)
-  local non2xx, hits, misses, capped_us, all_capped = 0, 0, 0, 0, true
+  local non2xx, hits, shared, misses, capped_us, all_capped = 0, 0, 0, 0, 0, true
   for _, thread in ipairs(threads) do
     non2xx = non2xx + thread:get("bench_non2xx")
     hits = hits + thread:get("bench_hits")
+    shared = shared + thread:get("bench_shared")
     misses = misses + thread:get("bench_misses")
     local elapsed = thread:get("bench_elapsed_us")
     if elapsed > 0 then
@@ -138,7 +143,7 @@ function done(summary, latency, requests)
   local duration = all_capped and capped_us or summary.duration
   local cache = "null"
   if count_cache then
-    cache = string.format('{"hits": %.0f, "misses": %.0f}', hits, misses)
+    cache = string.format('{"hits": %.0f, "shared": %.0f, "misses": %.0f}', hits, shared, misses)
   end
   local e = summary.errors
   io.write(string.format(

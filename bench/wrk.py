@@ -36,9 +36,11 @@ class WrkResult:
     p90_ms: float
     p99_ms: float
     max_ms: float
-    # Responses with ``x-cache: hit`` / ``miss``; None when the run did not count them.
+    # Responses with ``x-cache: hit`` / ``shared`` / ``miss``; None when not counted.
+    # ``shared``: a signed-in list built on a stored body (with the reader's own marks).
     hits: int | None = None
     misses: int | None = None
+    shared: int | None = None
 
     @property
     def rps(self) -> float:
@@ -58,7 +60,7 @@ class WrkResult:
     @property
     def cache_header_seen(self) -> bool:
         """Whether the server sent ``x-cache`` at all (older commits do not)."""
-        return bool(self.hits or self.misses)
+        return bool(self.hits or self.misses or self.shared)
 
     def problems(self) -> str:
         """What went wrong, briefly (empty when nothing did)."""
@@ -93,6 +95,7 @@ def parse_wrk_output(stdout: str) -> WrkResult:
         max_ms=latency["max"] / 1e3,
         hits=int(cache["hits"]) if "hits" in cache else None,
         misses=int(cache["misses"]) if "misses" in cache else None,
+        shared=int(cache["shared"]) if "shared" in cache else None,
     )
 
 

@@ -91,6 +91,12 @@ def test_parses_counted_cache_hits() -> None:
     assert parsed.cache_header_seen
 
 
+def test_parses_signed_in_lists_built_on_a_shared_body() -> None:
+    counted = '"cache": {"hits": 0, "shared": 950, "misses": 50}'
+    parsed = parse_wrk_output(WRK_STDOUT.replace('"cache": null', counted))
+    assert (parsed.hits, parsed.shared, parsed.misses) == (0, 950, 50)
+
+
 def test_counted_but_no_header_means_an_older_server() -> None:
     parsed = parse_wrk_output(
         WRK_STDOUT.replace('"cache": null', '"cache": {"hits": 0, "misses": 0}')
@@ -223,6 +229,14 @@ def test_a_cold_probe_a_cache_served_fails_and_says_so() -> None:
     target = found["list-deep"]
     assert target.passed is False
     assert "cold probe not cold: 37 hits" in target.detail
+
+
+def test_a_shared_list_body_is_not_a_hit() -> None:
+    shared = WrkResult(**{**result(2600, hits=0).__dict__, "shared": 25_000, "misses": 1_000})
+    signed_in = Row("signed-in-list", "head", shared, Anchor.anonymous, result(5000), cold=True)
+    assert not signed_in.not_cold
+    assert targets([signed_in])["signed-in list"].passed is True
+    assert "0/26000 +25000 shared" in report.format_row(signed_in)
 
 
 def test_unmeasured_targets_are_not_applicable_with_the_reason() -> None:
