@@ -84,7 +84,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
     add(
         "--cursor-walk",
         type=_positive,
-        help="requests to collect cursors (default 5000, quick 1500)",
+        help="requests to collect cursors (default 8000, quick 1500)",
     )
     add("--bcrypt-repeats", type=_positive, help="verifies timed (default 7, quick 3)")
     add("--token-minutes", type=_positive, default=240, help="access-token lifetime")
@@ -103,7 +103,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         "warmup": 1 if quick else 2,
         "memory_seconds": 10 if quick else 60,
         "memory_warmup": 3 if quick else 10,
-        "cursor_walk": 1_500 if quick else 5_000,
+        "cursor_walk": 1_500 if quick else 8_000,
         "bcrypt_repeats": 3 if quick else 7,
     }
     for name, value in defaults.items():

@@ -36,9 +36,7 @@ CURSOR_WALK_STARTS = 4  # per blog: walks begin at spread-out depths
 def collect(bench: Bench, builder: Builder, env: dict[str, str]) -> list[tuple[str, str]] | str:
     """Cursors at many depths, walked on a cache-less head server; or why there are none
     (a walk that met an error also marks the scenario broken)."""
-    options = bench.options
-    rng = random.Random(options.seed)  # noqa: S311 - the same walks every run
-    plans = plan_walks(builder.data.published, options.cursor_walk, CURSOR_WALK_STARTS, rng)
+    plans = plan_walks(builder.data.published, bench.options.cursor_walk, CURSOR_WALK_STARTS)
     started = time.monotonic()
     with bench.walker(env) as walker:
 

@@ -7,6 +7,7 @@ servers' own secret key (one login per account would cost minutes of bcrypt).
 """
 
 import json
+import math
 import random
 import urllib.parse
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -238,22 +239,29 @@ class Walk:
     pages: int
 
 
-def plan_walks(
-    published: Mapping[str, int], budget: int, starts_per_blog: int, rng: random.Random
-) -> list[Walk]:
-    """Walks that spend about ``budget`` requests, started at spread-out offsets of every
-    blog so that short walks still reach every depth."""
+def plan_walks(published: Mapping[str, int], budget: int, starts_per_blog: int) -> list[Walk]:
+    """Walks spending at most about ``budget`` requests, spread evenly over the blogs.
+
+    A blog the budget cannot walk whole is walked from ``starts_per_blog`` evenly spaced
+    depths, in segments that do not overlap. One it can is walked whole, several times
+    when the budget allows, each pass shifted by part of a page: the pages then end on
+    other posts, so every pass meets cursors the others did not.
+    """
     blogs = sorted(tenant for tenant, count in published.items() if count > PAGE)
     if not blogs or budget < 1:
         return []
-    starts = max(1, starts_per_blog)
-    pages = max(1, budget // (len(blogs) * starts))
+    per_blog = budget // len(blogs)
     walks = []
     for tenant in blogs:
-        span = published[tenant] // starts
-        for number in range(starts):
-            offset = number * span + rng.randrange(max(1, span // 2))
-            walks.append(Walk(tenant, offset - offset % PAGE if number else 0, pages))
+        pages = math.ceil(published[tenant] / PAGE)
+        if per_blog >= pages:
+            passes = min(PAGE, per_blog // pages)
+            walks += [Walk(tenant, n * PAGE // passes, pages) for n in range(passes)]
+        else:
+            starts = max(1, min(starts_per_blog, per_blog))
+            span = pages // starts
+            length = min(span, per_blog // starts)
+            walks += [Walk(tenant, n * span * PAGE, length) for n in range(starts)]
     return walks
 
 
