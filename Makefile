@@ -46,11 +46,12 @@ format: $(VENV)/.installed-dev
 
 check: lint test
 
-## bench: HTTP benchmark of blog serve against a bare ceiling app with wrk (not part of test/CI);
-##        BENCH_ARGS=--quick for a 2-minute smoke run, BENCH_ARGS="--postgres URL" for PostgreSQL
+## bench: HTTP benchmark of blog serve beside a ceiling app, a naive peer and a baseline commit,
+##        with wrk (python -m bench; not part of test/CI); BENCH_ARGS=--quick for a 3-minute
+##        smoke run, BENCH_ARGS="--postgres URL" for PostgreSQL, BENCH_ARGS=--help for the rest
 bench: $(VENV)/.installed
 	@command -v wrk >/dev/null || (apt-get update && apt-get install -y wrk)
-	$(BIN)/python scripts/bench.py $(BENCH_ARGS)
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 ## lock: re-pin every dependency (run after editing pyproject.toml)
 lock:

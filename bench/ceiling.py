@@ -1,17 +1,16 @@
-"""The ceiling for scripts/bench.py: what the server stack alone costs, with no app work.
+"""The ceiling: what the server stack alone costs, with no app work.
 
 A bare FastAPI app whose routes return, as raw bytes, the very JSON bodies that the
-measured endpoints of the real server returned (captured by bench.py), with no database,
+measured endpoints of the real server returned (captured by the run), with no database,
 no middleware, no validation. Served by uvicorn with the same settings as ``blog serve``
-(uvloop, httptools, no server header, the same worker count and log level), so the only
+(uvloop, httptools, no server header, one worker, the same log level), so the only
 difference with the measured server is the application's own work.
 
-    python scripts/bench_ceiling.py --spec routes.json --port 8100 --workers 1
+    python -m bench.ceiling --spec routes.json --port 8100
 
-The spec file (written by bench.py) is a JSON list of
-``{"method", "path", "status", "body_b64"}``; ``path`` is a route pattern such as
-``/api/v1/tenants/{tenant}/posts/by-slug/{slug}``, so cold runs (a different slug on every
-request) hit the same route and get the same body.
+The spec file is a JSON list of ``{"method", "path", "status", "body_b64"}``; ``path`` is
+a route pattern such as ``/api/v1/tenants/{tenant}/posts/by-slug/{slug}``, so requests
+for any slug hit the same route and get the same body.
 """
 
 import argparse
@@ -35,7 +34,7 @@ def _endpoint(body: bytes, status: int) -> Callable[[], Awaitable[Response]]:
 
 
 def create_app() -> FastAPI:
-    """The ceiling app for the spec named by ``$BENCH_CEILING_SPEC`` (read per worker)."""
+    """The ceiling app for the spec named by ``$BENCH_CEILING_SPEC``."""
     routes = json.loads(Path(os.environ[SPEC_VARIABLE]).read_text())
     app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
     for route in routes:
@@ -52,22 +51,19 @@ def main() -> None:
     """Serve the ceiling app exactly as ``blog serve`` serves the real one."""
     import uvicorn
 
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--spec", type=Path, required=True)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--log-level", default="info")
     args = parser.parse_args()
-    # Workers are spawned processes: they find the spec through the environment.
     os.environ[SPEC_VARIABLE] = str(args.spec.resolve())
     uvicorn.run(
-        "bench_ceiling:create_app",
+        "bench.ceiling:create_app",
         factory=True,
-        app_dir=str(Path(__file__).resolve().parent),
         host=args.host,
         port=args.port,
-        workers=args.workers,
+        workers=1,
         loop="uvloop",
         http="httptools",
         log_level=args.log_level,

@@ -1,8 +1,8 @@
 """Seeding benchmark: the seeder against a bare driver executemany of the same rows.
 
-    python scripts/bench_seed.py                       # SQLite, 1,000,000 posts
-    python scripts/bench_seed.py --posts 200000        # smaller
-    python scripts/bench_seed.py --postgres postgresql://postgres@127.0.0.1:5432/test
+    python -m bench.seed_speed                         # SQLite, 1,000,000 posts
+    python -m bench.seed_speed --posts 200000          # smaller
+    python -m bench.seed_speed --postgres postgresql://postgres@127.0.0.1:5432/test
 
 For each database, in one run on this machine:
   * the seeder (``blog.seeding.seed``) writes one blog of N posts (+ their tag links)
@@ -129,9 +129,8 @@ def run_baseline(url: str, plan: SeedPlan) -> tuple[int, float]:
 def peak_rss_kib(posts: int) -> int:
     """Peak RSS of a fresh process that seeds ``posts`` posts into SQLite."""
     child = f"""
-import resource, sys, tempfile, pathlib
-sys.path.insert(0, {str(Path(__file__).resolve().parent)!r})
-from bench_seed import migrated_sqlite, plan_for, run_seeder
+import resource, tempfile, pathlib
+from bench.seed_speed import migrated_sqlite, plan_for, run_seeder
 with tempfile.TemporaryDirectory() as d:
     run_seeder(migrated_sqlite(pathlib.Path(d), "rss.db"), plan_for({posts}))
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
