@@ -6,11 +6,10 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, OAuth2PasswordRequestForm
-from starlette.concurrency import run_in_threadpool
 
 from blog.auth import service
 from blog.auth.exceptions import InvalidAccessToken
-from blog.database import SessionDep
+from blog.database import SessionDep, lookup
 from blog.dependencies import AuthConfigDep, SettingsDep
 from blog.ratelimit import Limit, RateLimiter, RateLimiterDep, client_address
 from blog.settings import Settings
@@ -28,7 +27,7 @@ bearer_scheme = HTTPBearer(
 )
 
 
-def get_current_user(
+async def get_current_user(
     tenant: TenantDep,
     session: SessionDep,
     auth: AuthConfigDep,
@@ -36,7 +35,9 @@ def get_current_user(
 ) -> User:
     if credentials is None:
         raise InvalidAccessToken("Not authenticated: send `Authorization: Bearer <token>`.")
-    return service.authenticate(session, auth=auth, tenant=tenant, token=credentials.credentials)
+    return await lookup(
+        session, service.authenticate, auth=auth, tenant=tenant, token=credentials.credentials
+    )
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
@@ -48,14 +49,11 @@ async def get_optional_user(
     auth: AuthConfigDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
 ) -> User | None:
-    """The caller when a token is sent (an invalid one is still a 401), else None.
-
-    Async, so an anonymous read costs no hop to a thread; checking a token reads the
-    database, in the thread pool."""
+    """The caller when a token is sent (an invalid one is still a 401), else None."""
     if credentials is None:
         return None
-    return await run_in_threadpool(
-        service.authenticate, session, auth=auth, tenant=tenant, token=credentials.credentials
+    return await lookup(
+        session, service.authenticate, auth=auth, tenant=tenant, token=credentials.credentials
     )
 
 

@@ -154,7 +154,11 @@ def authenticate(session: Session, *, auth: AuthConfig, tenant: Tenant, token: s
     except InvalidToken as exc:
         raise InvalidAccessToken() from exc
     # The response cache checks a viewer the same way (blog/cache/lookups.py, MEMBER_SQL).
-    user = session.exec(select(User).where(col(User.id) == claims.user_id)).first()
+    user = session.exec(_USER_BY_ID, params={"user_id": claims.user_id}).first()
     if user is None or not user.is_active:
         raise InvalidAccessToken()
     return user
+
+
+# Built once: every request with a token runs it.
+_USER_BY_ID = select(User).where(col(User.id) == sa.bindparam("user_id"))

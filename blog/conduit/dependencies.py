@@ -8,11 +8,10 @@ from typing import Annotated
 
 from fastapi import Depends, Path, Request
 from fastapi.security import APIKeyHeader
-from starlette.concurrency import run_in_threadpool
 
 from blog.auth import service as auth_service
 from blog.auth.exceptions import InvalidAccessToken
-from blog.database import SessionDep
+from blog.database import SessionDep, lookup
 from blog.dependencies import AuthConfigDep
 from blog.errors import Unauthorized
 from blog.posts import service as posts_service
@@ -72,13 +71,10 @@ PresentedToken = Annotated[str | None, Depends(get_token)]
 async def get_optional_user(
     tenant: ConduitTenant, session: SessionDep, auth: AuthConfigDep, token: PresentedToken
 ) -> User | None:
-    """The caller when a token is sent (an invalid one is still a 401), else None;
-    anonymous callers cost no hop to a thread."""
+    """The caller when a token is sent (an invalid one is still a 401), else None."""
     if token is None:
         return None
-    return await run_in_threadpool(
-        auth_service.authenticate, session, auth=auth, tenant=tenant, token=token
-    )
+    return await lookup(session, auth_service.authenticate, auth=auth, tenant=tenant, token=token)
 
 
 OptionalUser = Annotated[User | None, Depends(get_optional_user)]

@@ -2,10 +2,9 @@ from typing import Annotated
 
 from fastapi import Depends, Path, Request
 from sqlmodel import Session
-from starlette.concurrency import run_in_threadpool
 
 from blog.cache.versions import FOUND_TENANT
-from blog.database import SessionDep
+from blog.database import SessionDep, lookup
 from blog.dependencies import SettingsDep
 from blog.schemas import NoNul
 from blog.tenancy import bind_tenant
@@ -37,7 +36,7 @@ async def bind_tenant_by_slug(request: Request, session: Session, slug: str) -> 
     if found is not None and found.row["slug"] == slug.lower():
         tenant = service.adopt(session, Tenant(**found.row))
     else:
-        tenant = await run_in_threadpool(service.get_by_slug, session, slug=slug)
+        tenant = await lookup(session, service.get_by_slug, slug=slug)
     bind_tenant(session, tenant.id)
     return tenant
 
