@@ -23,6 +23,7 @@ import hashlib
 import json
 import re
 import time
+from array import array
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
@@ -36,7 +37,7 @@ from blog.cache.lookups import MAX_MARKED_IDS, Lookups
 from blog.cache.versions import FOUND_TENANT
 from blog.shared import STATE_KEY, MarkKind, Scheme, SharedBody
 
-SEEN_KEYS = 50_000  # digests of URLs read once, about 8 MiB at most
+SEEN_SLOTS = 1 << 16  # URLs read once, remembered in a fixed 512 KiB table
 
 # The blog named by a path: the native API's and the RealWorld API's.
 _TENANT_PATH = re.compile(r"^/(?:api/v1/tenants|conduit)/([^/]+)(?:/|$)")
@@ -95,8 +96,9 @@ class ResponseCache:
         self.entries: OrderedDict[tuple[Any, ...], Entry] = OrderedDict()
         self.stored_bytes = 0
         # Admission on the second sighting: a URL read once (a crawler, a deep page) costs
-        # a digest here, not a stored body, so memory stays flat under cold reads.
-        self.seen: OrderedDict[bytes, None] = OrderedDict()
+        # a slot of a table allocated up front, not a stored body, so memory stays flat
+        # under cold reads. A slot holds the fingerprint of the last URL that hashed to it.
+        self.seen = array("Q", bytes(8 * SEEN_SLOTS))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or self.max_bytes <= 0:
@@ -212,13 +214,15 @@ class ResponseCache:
         await self.app(scope, receive, capture)
 
     def _admit(self, key: tuple[Any, ...]) -> bool:
+        """Whether this is the key's second sighting (it may take a third, when another
+        key took its slot in between)."""
         digest = _digest(key)
-        if digest in self.seen:
-            del self.seen[digest]
+        fingerprint = int.from_bytes(digest[:8], "little") | 1  # never the empty slot's 0
+        slot = int.from_bytes(digest[8:12], "little") % SEEN_SLOTS
+        if self.seen[slot] == fingerprint:
+            self.seen[slot] = 0
             return True
-        self.seen[digest] = None
-        if len(self.seen) > SEEN_KEYS:
-            self.seen.popitem(last=False)
+        self.seen[slot] = fingerprint
         return False
 
     def _store(
