@@ -166,7 +166,8 @@ def _scoping_options(tenant_id: uuid.UUID) -> tuple[Any, ...]:
 
     Building these expressions per statement cost more than running most queries. The
     tenant's id travels as a bound parameter, so the compiled SQL is cached across
-    requests and tenants alike; on statements without tenant-owned tables it adds nothing.
+    requests and tenants alike (tests/test_tenancy.py checks); on statements without
+    tenant-owned tables it adds nothing.
     """
     return tuple(
         with_loader_criteria(model, col(model.tenant_id) == tenant_id, include_aliases=True)

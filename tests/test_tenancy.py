@@ -3,10 +3,12 @@
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
+from sqlalchemy.engine.default import CACHE_MISS
 from sqlmodel import Session, col, select
 
 from blog.database import new_session, utcnow
@@ -222,3 +224,30 @@ def test_the_lean_post_list_reads_only_the_bound_tenants_rows(
         assert item["author"]["username"] == "author"
         assert (item["favorites_count"], item["favorited"]) == (0, False)
     assert (first[0]["tags"], second[0]["tags"]) == (["mine"], [])
+
+
+def test_one_compiled_statement_serves_every_tenant(engine: Engine, db: Session) -> None:
+    """The scoping criteria carry the tenant as a bound parameter: a list statement compiled
+    for one blog is reused from SQLAlchemy's cache for the next blog, not compiled again."""
+    blogs = [TenantFactory.create() for _ in range(3)]
+    db.commit()
+    compiled: list[bool] = []
+
+    def note(*args: Any) -> None:
+        statement, context = args[2], args[4]
+        if "FROM posts" in statement:
+            compiled.append(context.cache_hit is CACHE_MISS)
+
+    sa.event.listen(engine, "before_cursor_execute", note)
+    try:
+        for blog in [*blogs, *blogs]:
+            with new_session(engine) as session:
+                bind_tenant(session, blog.id)
+                posts_listing.list_posts(
+                    session, filter=PostFilter(tag="x"), viewer=None, page=PageParams(20, 40)
+                )
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", note)
+
+    assert len(compiled) == 6
+    assert compiled[2:] == [False] * 4  # after warming up, no blog compiles it again
