@@ -69,6 +69,31 @@ def _found(row: Sequence[Any] | None) -> FoundTenant | None:
     return FoundTenant(row=found, version=row[-1])
 
 
+VERSION_SQL = (
+    "SELECT t.id, coalesce(v.version, 0) FROM tenants t"
+    " LEFT JOIN tenant_versions v ON v.tenant_id = t.id WHERE t.slug = {p}"
+)
+ROWS_KEPT = 1024
+
+
+class _Rows:
+    """Blogs' rows by (id, version): a changed row moves its blog's version, so a request
+    reads only the version, and the whole row once per version."""
+
+    def __init__(self) -> None:
+        self.found: dict[tuple[Any, int], FoundTenant] = {}
+
+    def get(self, slug: str, tenant_id: Any, version: int) -> FoundTenant | None:
+        found = self.found.get((tenant_id, version))
+        return found if found is not None and found.row["slug"] == slug else None
+
+    def add(self, tenant_id: Any, found: FoundTenant) -> FoundTenant:
+        if len(self.found) >= ROWS_KEPT:
+            self.found.clear()
+        self.found[(tenant_id, found.version)] = found
+        return found
+
+
 def _viewer_query(
     placeholder: str, tenant: Any, viewer: Any, posts: list[Any], users: list[Any]
 ) -> tuple[str, list[Any]]:
@@ -102,12 +127,23 @@ class SqliteLookups:
             .outerjoin(versions, versions.c.tenant_id == tenants.c.id)
             .where(tenants.c.slug == sa.bindparam("slug"))
         )
+        self.version_sql = VERSION_SQL.format(p="?")
+        self.rows = _Rows()
 
     async def tenant(self, slug: str) -> FoundTenant | None:
         """The blog's row and content version."""
         with self.engine.connect() as connection:  # raw-sql: platform rows, no tenant yet
-            row = connection.execute(self.query, {"slug": slug}).first()
-        return _found(row)
+            sql = self.version_sql
+            current = connection.exec_driver_sql(sql, (slug,)).first()  # raw-sql: platform
+            if current is None:
+                return None
+            found = self.rows.get(slug, *current)
+            if found is None:
+                row = connection.execute(self.query, {"slug": slug}).first()
+                found = _found(row)
+                if found is not None:
+                    self.rows.add(current[0], found)
+        return found
 
     async def viewer_marks(
         self,
@@ -145,6 +181,7 @@ class PostgresLookups:
         self.conninfo = url.render_as_string(hide_password=False)
         self.idle: list[psycopg.AsyncConnection[Any]] = []
         self.slots = asyncio.Semaphore(connections)
+        self.rows = _Rows()
 
     async def _run(self, *statements: tuple[str, tuple[Any, ...]]) -> list[tuple[Any, ...]]:
         """The last statement's rows; several statements run in one transaction, pipelined
@@ -173,8 +210,16 @@ class PostgresLookups:
         return rows
 
     async def tenant(self, slug: str) -> FoundTenant | None:
-        rows = await self._run((self.TENANT_SQL, (slug,)))
-        return _found(rows[0] if rows else None)
+        current = await self._run((VERSION_SQL.format(p="%s"), (slug,)))
+        if not current:
+            return None
+        found = self.rows.get(slug, current[0][0], current[0][1])
+        if found is None:
+            rows = await self._run((self.TENANT_SQL, (slug,)))
+            found = _found(rows[0] if rows else None)
+            if found is not None:
+                self.rows.add(current[0][0], found)
+        return found
 
     async def viewer_marks(
         self,
