@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from blog.auth.security import PasswordHasher
+from blog.cache.versions import fresh_version
 
 SEED_PASSWORD = "seeded-password"  # noqa: S105 - documented: every seeded account uses it
 BATCH_SIZE = 5_000
@@ -310,6 +311,12 @@ def seed(
             writer = _Writer(connection, progress, plan.batch_size)
             tenant = _TenantSeeder(plan, index, hashed_password, now, writer.encoding)
             writer.insert("tenants", COLUMNS["tenants"], iter([tenant.tenant_row()]))
+            # A new blog's content version, as every write through a session would set it.
+            writer.insert(
+                "tenant_versions",
+                ("tenant_id", "version"),
+                iter([(tenant.tenant_id, fresh_version())]),
+            )
             _bind(connection, tenant.tenant_uuid)
             for table, rows in (("users", tenant.users()), ("tags", tenant.tags())):
                 progress.start(table, plan.users_per_tenant if table == "users" else plan.tags)

@@ -11,12 +11,15 @@ from datetime import timedelta
 
 import httpx2 as httpx
 import pytest
+import sqlalchemy as sa
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from jose import jwt
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
 from blog.app import create_app
+from blog.cache import TenantVersion, bump_versions
 from blog.posts.models import PostStatus
 from blog.settings import Settings
 from blog.tenants.models import Tenant
@@ -227,3 +230,34 @@ def test_many_misses_at_once_never_starve_the_server(
         statuses = list(pool.map(cold_read, range(96)))
 
     assert statuses == [200] * 96
+
+
+def test_a_blog_made_again_with_the_same_id_never_reuses_a_version(
+    engine: Engine, tenant: Tenant
+) -> None:
+    """Deleted and imported again (same ids), a blog loses its version row; its next one
+    starts from the clock, above any version of its previous life that a server may
+    still hold answers for."""
+    versions = TenantVersion.__table__  # type: ignore[attr-defined]
+
+    def version() -> int:
+        with Session(engine) as session:
+            found: int = session.execute(
+                sa.select(versions.c.version).where(versions.c.tenant_id == tenant.id)
+            ).scalar_one()
+            return found
+
+    def bump() -> None:
+        with Session(engine) as session:
+            bump_versions(session, {tenant.id})
+            session.commit()
+
+    bump()
+    for _ in range(50):
+        bump()
+    old_life = version()
+    with engine.begin() as connection:  # raw-sql: the row goes as the blog's deletion takes it
+        connection.execute(sa.delete(versions).where(versions.c.tenant_id == tenant.id))
+    bump()
+
+    assert version() > old_life
