@@ -228,6 +228,12 @@ def _nothing_to_commit(session: Session) -> bool:
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
+async def in_thread(session: Session, function: Callable[..., _T], /, **kwargs: Any) -> _T:
+    """Run a route's database work (a write, or more than a key lookup) in the thread pool:
+    one hop for all of it, from an ``async`` route."""
+    return await run_in_threadpool(function, session, **kwargs)
+
+
 async def lookup(session: Session, function: Callable[..., _T], /, **kwargs: Any) -> _T:
     """Run a small indexed lookup (a row by its key) for a dependency.
 

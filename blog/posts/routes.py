@@ -8,7 +8,7 @@ from sqlmodel import Session
 
 from blog.auth.dependencies import TOKEN_OPTIONAL, AuthorUser, CurrentUser, OptionalUser
 from blog.cache import found_version
-from blog.database import SessionDep
+from blog.database import SessionDep, in_thread
 from blog.errors import responses
 from blog.pagination import CursorPage, Page, PageDep, PageParams
 from blog.posts import listing as posts_listing
@@ -139,9 +139,9 @@ def list_posts(
     responses=responses(400, 401, 403, 409, 413),
     summary="Write a post (authors and above)",
 )
-def create_post(data: PostCreate, author: AuthorUser, session: SessionDep) -> PostRead:
-    # A new post: no favorites to read yet.
-    return PostRead.model_validate(service.create_post(session, author=author, data=data))
+async def create_post(data: PostCreate, author: AuthorUser, session: SessionDep) -> PostRead:
+    post = await in_thread(session, service.create_post, author=author, data=data)
+    return PostRead.model_validate(post)  # a new post: no favorites to read yet
 
 
 @router.get(
@@ -201,12 +201,11 @@ def list_comments(post: VisiblePost, session: SessionDep, page: PageDep) -> Page
     responses=responses(400, 401, 409, 413),
     summary="Comment on a published post (any member)",
 )
-def add_comment(
+async def add_comment(
     author: CurrentUser, post: VisiblePost, data: CommentCreate, session: SessionDep
 ) -> CommentRead:
-    return CommentRead.model_validate(
-        service.add_comment(session, post=post, author=author, data=data)
-    )
+    comment = await in_thread(session, service.add_comment, post=post, author=author, data=data)
+    return CommentRead.model_validate(comment)
 
 
 @router.delete(
