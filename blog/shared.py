@@ -70,9 +70,9 @@ class SharedBody:
     segments: tuple[bytes, ...]
     slots: tuple[Mark, ...]
     schemes: frozenset[Scheme]  # how a caller of the route presents a token
-
-    def ids(self, kind: MarkKind) -> set[uuid.UUID]:
-        return {mark.id for mark in self.slots if mark.kind == kind}
+    # The ids of the posts and users with a slot: what a reader's marks are read for.
+    posts: frozenset[uuid.UUID] = frozenset()
+    users: frozenset[uuid.UUID] = frozenset()
 
     def render(self, marks: Collection[Mark]) -> bytes:
         """The body for a viewer whose marks are ``marks`` (an anonymous one: none)."""
@@ -107,7 +107,13 @@ def shared_body(content: Any, *, schemes: Iterable[Scheme]) -> SharedBody:
     segments = tuple(pieces[0::2])
     if [int(n) for n in pieces[1::2]] != list(range(len(slots))):
         raise ValueError("a mark's placeholder was split or reordered")
-    return SharedBody(segments=segments, slots=tuple(slots), schemes=frozenset(schemes))
+    return SharedBody(
+        segments=segments,
+        slots=tuple(slots),
+        schemes=frozenset(schemes),
+        posts=frozenset(mark.id for mark in slots if mark.kind == MarkKind.favorited),
+        users=frozenset(mark.id for mark in slots if mark.kind == MarkKind.following),
+    )
 
 
 def shared_response(

@@ -35,7 +35,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from blog.auth.security import InvalidToken, TokenCodec
 from blog.cache.lookups import MAX_MARKED_IDS, Lookups
 from blog.cache.versions import FOUND_TENANT
-from blog.shared import STATE_KEY, MarkKind, Scheme, SharedBody
+from blog.shared import STATE_KEY, Scheme, SharedBody
 
 SEEN_SLOTS = 1 << 16  # URLs read once, remembered in a fixed 512 KiB table
 
@@ -166,12 +166,11 @@ class ResponseCache:
             claims = self.tokens.decode_for(token, tenant_id=tenant_id)
         except InvalidToken:
             return None
-        posts, users = shared.ids(MarkKind.favorited), shared.ids(MarkKind.following)
-        if len(posts) + len(users) > MAX_MARKED_IDS:
+        if len(shared.posts) + len(shared.users) > MAX_MARKED_IDS:
             return None
         try:
             marks = await self.lookups.viewer_marks(
-                tenant_id, claims.user_id, posts=posts, users=users
+                tenant_id, claims.user_id, posts=shared.posts, users=shared.users
             )
         except sa.exc.SQLAlchemyError:
             return None
