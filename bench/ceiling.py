@@ -22,6 +22,8 @@ from pathlib import Path
 
 from fastapi import FastAPI, Response
 
+from bench.servers import serve_like_blog
+
 SPEC_VARIABLE = "BENCH_CEILING_SPEC"
 
 
@@ -49,8 +51,6 @@ def create_app() -> FastAPI:
 
 def main() -> None:
     """Serve the ceiling app exactly as ``blog serve`` serves the real one."""
-    import uvicorn
-
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--spec", type=Path, required=True)
     parser.add_argument("--host", default="127.0.0.1")
@@ -58,16 +58,8 @@ def main() -> None:
     parser.add_argument("--log-level", default="info")
     args = parser.parse_args()
     os.environ[SPEC_VARIABLE] = str(args.spec.resolve())
-    uvicorn.run(
-        "bench.ceiling:create_app",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=1,
-        loop="uvloop",
-        http="httptools",
-        log_level=args.log_level,
-        server_header=False,
+    serve_like_blog(
+        "bench.ceiling:create_app", host=args.host, port=args.port, log_level=args.log_level
     )
 
 

@@ -27,6 +27,8 @@ from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.orm import registry, selectinload
 from sqlmodel import Field, Relationship, Session, SQLModel, col, func, select
 
+from bench.servers import serve_like_blog
+
 API = "/api/v1/tenants/{tenant}"
 
 
@@ -251,23 +253,13 @@ def create_app(engine: Engine | None = None) -> FastAPI:
 
 def main() -> None:
     """Serve under the uvicorn settings of ``blog serve``."""
-    import uvicorn
-
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8200)
     parser.add_argument("--log-level", default="info")
     args = parser.parse_args()
-    uvicorn.run(
-        "bench.naive:create_app",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=1,
-        loop="uvloop",
-        http="httptools",
-        log_level=args.log_level,
-        server_header=False,
+    serve_like_blog(
+        "bench.naive:create_app", host=args.host, port=args.port, log_level=args.log_level
     )
 
 

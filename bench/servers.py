@@ -231,3 +231,21 @@ def http(
 
 def _lower(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
     return {name.lower(): value for name, value in headers}
+
+
+def serve_like_blog(factory: str, *, host: str, port: int, log_level: str) -> None:
+    """Serve the app ``factory`` (``module:function``) under the uvicorn settings of
+    ``blog serve``: one worker, uvloop, httptools, no Server header."""
+    import uvicorn
+
+    uvicorn.run(
+        factory,
+        factory=True,
+        host=host,
+        port=port,
+        workers=1,
+        loop="uvloop",
+        http="httptools",
+        log_level=log_level,
+        server_header=False,
+    )

@@ -112,7 +112,31 @@ def _marks(rows: Collection[tuple[str, Any]], as_uuid: Any) -> set[Mark] | None:
     return {Mark(MarkKind(kind), as_uuid(value)) for kind, value in rows if kind != "member"}
 
 
-class SqliteLookups:
+class _Lookups:
+    """A blog by its slug: its version per request, its row once per version."""
+
+    rows: _Rows
+
+    async def _version(self, slug: str) -> tuple[Any, int] | None:
+        raise NotImplementedError
+
+    async def _row(self, slug: str) -> FoundTenant | None:
+        raise NotImplementedError
+
+    async def tenant(self, slug: str) -> FoundTenant | None:
+        """The blog's row and content version."""
+        current = await self._version(slug)
+        if current is None:
+            return None
+        found = self.rows.get(slug, *current)
+        if found is None:
+            found = await self._row(slug)
+            if found is not None:
+                self.rows.add(current[0], found)
+        return found
+
+
+class SqliteLookups(_Lookups):
     """On a lookup engine's own connection (see :func:`blog.database.create_lookup_engine`)."""
 
     def __init__(self, engine: Engine) -> None:
@@ -130,20 +154,15 @@ class SqliteLookups:
         self.version_sql = VERSION_SQL.format(p="?")
         self.rows = _Rows()
 
-    async def tenant(self, slug: str) -> FoundTenant | None:
-        """The blog's row and content version."""
+    async def _version(self, slug: str) -> tuple[Any, int] | None:
         with self.engine.connect() as connection:  # raw-sql: platform rows, no tenant yet
             sql = self.version_sql
             current = connection.exec_driver_sql(sql, (slug,)).first()  # raw-sql: platform
-            if current is None:
-                return None
-            found = self.rows.get(slug, *current)
-            if found is None:
-                row = connection.execute(self.query, {"slug": slug}).first()
-                found = _found(row)
-                if found is not None:
-                    self.rows.add(current[0], found)
-        return found
+        return None if current is None else (current[0], current[1])
+
+    async def _row(self, slug: str) -> FoundTenant | None:
+        with self.engine.connect() as connection:  # raw-sql: platform rows, no tenant yet
+            return _found(connection.execute(self.query, {"slug": slug}).first())
 
     async def viewer_marks(
         self,
@@ -167,7 +186,7 @@ class SqliteLookups:
         self.engine.dispose()
 
 
-class PostgresLookups:
+class PostgresLookups(_Lookups):
     """The same over a few asynchronous psycopg connections of its own."""
 
     TENANT_SQL = (
@@ -209,17 +228,13 @@ class PostgresLookups:
             self.idle.append(connection)
         return rows
 
-    async def tenant(self, slug: str) -> FoundTenant | None:
-        current = await self._run((VERSION_SQL.format(p="%s"), (slug,)))
-        if not current:
-            return None
-        found = self.rows.get(slug, current[0][0], current[0][1])
-        if found is None:
-            rows = await self._run((self.TENANT_SQL, (slug,)))
-            found = _found(rows[0] if rows else None)
-            if found is not None:
-                self.rows.add(current[0][0], found)
-        return found
+    async def _version(self, slug: str) -> tuple[Any, int] | None:
+        rows = await self._run((VERSION_SQL.format(p="%s"), (slug,)))
+        return (rows[0][0], rows[0][1]) if rows else None
+
+    async def _row(self, slug: str) -> FoundTenant | None:
+        rows = await self._run((self.TENANT_SQL, (slug,)))
+        return _found(rows[0] if rows else None)
 
     async def viewer_marks(
         self,
