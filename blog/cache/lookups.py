@@ -18,6 +18,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
+from weakref import WeakKeyDictionary
 
 import psycopg
 import sqlalchemy as sa
@@ -198,15 +199,25 @@ class PostgresLookups(_Lookups):
     def __init__(self, engine: Engine, *, connections: int = 4) -> None:
         url = engine.url.set(drivername="postgresql")
         self.conninfo = url.render_as_string(hide_password=False)
-        self.idle: list[psycopg.AsyncConnection[Any]] = []
-        self.slots = asyncio.Semaphore(connections)
+        self.connections = connections
+        # Asynchronous connections and the semaphore belong to the event loop that made
+        # them: one set per loop (a server has one; a test may drive several).
+        self.pools: WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopPool] = WeakKeyDictionary()
         self.rows = _Rows()
+
+    def _pool(self) -> "_LoopPool":
+        loop = asyncio.get_running_loop()
+        pool = self.pools.get(loop)
+        if pool is None:
+            pool = self.pools[loop] = _LoopPool(asyncio.Semaphore(self.connections), [])
+        return pool
 
     async def _run(self, *statements: tuple[str, tuple[Any, ...]]) -> list[tuple[Any, ...]]:
         """The last statement's rows; several statements run in one transaction, pipelined
         (one round trip)."""
-        async with self.slots:
-            connection = self.idle.pop() if self.idle else None
+        pool = self._pool()
+        async with pool.slots:
+            connection = pool.idle.pop() if pool.idle else None
             try:
                 async with asyncio.timeout(LOOKUP_TIMEOUT_S):  # a silent network: no cache
                     if connection is None:
@@ -225,7 +236,7 @@ class PostgresLookups(_Lookups):
                 if connection is not None:
                     await connection.close()
                 raise sa.exc.OperationalError(statements[-1][0], (), None) from None  # type: ignore[arg-type]
-            self.idle.append(connection)
+            pool.idle.append(connection)
         return rows
 
     async def _version(self, slug: str) -> tuple[Any, int] | None:
@@ -250,8 +261,15 @@ class PostgresLookups(_Lookups):
         return _marks([(row[0], row[1]) for row in rows], lambda value: value)
 
     async def close(self) -> None:
-        while self.idle:
-            await self.idle.pop().close()
+        pool = self.pools.pop(asyncio.get_running_loop(), None)
+        while pool is not None and pool.idle:
+            await pool.idle.pop().close()
+
+
+@dataclass(slots=True)
+class _LoopPool:
+    slots: asyncio.Semaphore
+    idle: list[psycopg.AsyncConnection[Any]]
 
 
 Lookups = SqliteLookups | PostgresLookups
