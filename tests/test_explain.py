@@ -105,7 +105,7 @@ def test_post_list_reads_only_the_tenants_rows(
 
     assert response.status_code == 200
     post_queries = [(sql, params) for sql, params in captured if "FROM posts" in sql]
-    assert len(post_queries) == 1  # the total and the page, in one statement
+    assert len(post_queries) == 2  # the total and positions (once per version), the page
     for sql, params in post_queries:
         plan = explain(owner_engine, sql, params)  # the query alone, without the RLS filter
         scans = [node for node in plan_nodes(plan) if node.get("Relation Name") == "posts"]
