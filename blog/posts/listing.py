@@ -1,11 +1,12 @@
 """Every list of posts: the native list, the feed, a user's posts, the RealWorld articles.
 
 One filter set (:class:`PostFilter`), one order (newest first by the list's time, then by
-id), one item shape (:class:`~blog.posts.schemas.PostSummaryData`), read without ORM objects
-in one statement of plain columns: the total, the page, its authors, tags and favorite
-counts. The page's posts are found from the index first and only then read (a deferred
+id), one item shape (:class:`~blog.posts.schemas.PostSummaryData`), read without ORM objects:
+one statement of plain columns for the page, its authors and favorite counts, one for its
+tags. The page's posts are found from the index first and only then read (a deferred
 join), so a deep page reads no post above it; ``after`` (a keyset cursor) serves infinite
-scroll without an offset at all.
+scroll without an offset at all, and the list's total and positions are counted once per
+blog version.
 
 An item carries nothing personal: what the viewer marked (``favorited``, ``following``) is
 read apart, by :func:`favorited_among`, so that one list serves every viewer (see
@@ -157,6 +158,7 @@ def list_posts(
     )
     rows = session.execute(_statement(shape), params).all()
     items = _items(rows)
+    _add_tags(session, items)
     more = page is not None and len(items) > page.limit
     if more:
         del items[-1]
@@ -306,7 +308,7 @@ def tag_link() -> sa.ColumnElement[bool]:
 
 @lru_cache(maxsize=256)
 def _statement(shape: _Shape) -> sa.Select[Any]:
-    """A row of totals, left-joined to the page's posts (a row per tag, in tag order).
+    """A row of totals, left-joined to the page's posts.
 
     The page's keys come from a subquery over ``posts`` alone, which the index
     ``(tenant_id, status, published_at, id)`` answers by itself for the public list; only
@@ -365,13 +367,30 @@ def _statement(shape: _Shape) -> sa.Select[Any]:
     )
     totals = sa.select(counted.label("total")).subquery("totals")
     return (
-        sa.select(totals, page, col(Tag.name).label("tag"))
+        sa.select(totals, *(column for column in page.c if column.key != "key"))
         .select_from(totals)
         .outerjoin(page, sa.true())
-        .outerjoin(PostTag, col(PostTag.post_id) == page.c.id)
-        .outerjoin(Tag, tag_link())
-        .order_by(page.c.key.desc(), page.c.id.desc(), col(PostTag.position))
+        .order_by(page.c.key.desc(), page.c.id.desc())
     )
+
+
+# The tags of a page's posts, in each post's order: by the link table's key.
+_TAGS = (
+    sa.select(col(PostTag.post_id), col(Tag.name))
+    .join(Tag, tag_link())
+    .where(col(PostTag.post_id).in_(sa.bindparam("posts", expanding=True)))
+    .order_by(col(PostTag.post_id), col(PostTag.position))
+)
+
+
+def _add_tags(session: Session, items: list[PostSummaryData]) -> None:
+    """Each item's tags, in one more statement: a row per tag, two columns (read with the
+    page, a row per tag repeated every column of the post)."""
+    if not items:
+        return
+    by_post = {item["id"]: item["tags"] for item in items}
+    for post_id, name in session.execute(_TAGS, {"posts": list(by_post)}):
+        by_post[post_id].append(name)
 
 
 def _writes() -> sa.ColumnElement[bool]:
@@ -384,35 +403,32 @@ def _items(rows: Collection[Any]) -> list[PostSummaryData]:
     for row in rows:
         if row.id is None:  # the totals of an empty page
             continue
-        if not items or items[-1]["id"] != row.id:
-            items.append(
-                {
-                    "id": row.id,
-                    "slug": row.slug,
-                    "title": row.title,
-                    "description": row.description,
-                    "status": row.status,
-                    "tags": [],
-                    "published_at": row.published_at,
-                    "created_at": row.created_at,
-                    "updated_at": row.updated_at,
-                    "author": None
-                    if row.author_id is None
-                    else {
-                        "id": row.author_id,
-                        "username": row.author_username,
-                        "name": row.author_name,
-                        "bio": row.author_bio,
-                        "image": row.author_image,
-                        "role": row.author_role,
-                        "created_at": row.author_created_at,
-                    },
-                    "favorites_count": row.favorites_count,
-                    "favorited": False,
-                }
-            )
-        if row.tag is not None:
-            items[-1]["tags"].append(row.tag)
+        items.append(
+            {
+                "id": row.id,
+                "slug": row.slug,
+                "title": row.title,
+                "description": row.description,
+                "status": row.status,
+                "tags": [],
+                "published_at": row.published_at,
+                "created_at": row.created_at,
+                "updated_at": row.updated_at,
+                "author": None
+                if row.author_id is None
+                else {
+                    "id": row.author_id,
+                    "username": row.author_username,
+                    "name": row.author_name,
+                    "bio": row.author_bio,
+                    "image": row.author_image,
+                    "role": row.author_role,
+                    "created_at": row.author_created_at,
+                },
+                "favorites_count": row.favorites_count,
+                "favorited": False,
+            }
+        )
     return items
 
 
