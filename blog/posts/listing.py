@@ -83,7 +83,10 @@ class _Shape:
 # A deep page starts from the nearest of these positions (a key every STEP posts), found
 # once per blog version and list, instead of stepping through every key above it.
 STEP = 256
-POSITIONS_KEPT = 512  # lists (blog, version, filter) whose total and positions are kept
+# Lists (blog, version, filter) whose total and positions are kept, and their positions in
+# all: about 10 MiB at most, whatever the blogs' sizes.
+POSITIONS_KEPT = 512
+POSITION_KEYS_KEPT = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,8 +95,33 @@ class _Positions:
     keys: list[tuple[datetime, uuid.UUID]]  # the keys of items STEP-1, 2*STEP-1, …
 
 
-_positions: OrderedDict[tuple[Any, ...], _Positions] = OrderedDict()
-_positions_lock = threading.Lock()
+class _KeptPositions:
+    """Lists' totals and positions by (blog, version, filter), bounded in lists and keys;
+    shared by the request threads of a worker."""
+
+    def __init__(self) -> None:
+        self.lists: OrderedDict[tuple[Any, ...], _Positions] = OrderedDict()
+        self.keys = 0
+        self.lock = threading.Lock()
+
+    def get(self, key: tuple[Any, ...]) -> _Positions | None:
+        with self.lock:
+            found = self.lists.get(key)
+            if found is not None:
+                self.lists.move_to_end(key)
+            return found
+
+    def add(self, key: tuple[Any, ...], found: _Positions) -> None:
+        with self.lock:
+            if key not in self.lists:
+                self.lists[key] = found
+                self.keys += len(found.keys)
+            while len(self.lists) > POSITIONS_KEPT or self.keys > POSITION_KEYS_KEPT:
+                _, evicted = self.lists.popitem(last=False)
+                self.keys -= len(evicted.keys)
+
+
+_kept = _KeptPositions()
 
 
 def list_posts(
@@ -136,9 +164,8 @@ def list_posts(
     positions = None
     tenant_id = bound_tenant(session)
     if version is not None and page is not None and tenant_id is not None:
-        positions = _known_positions(
-            session, (tenant_id, version, criteria_shape, *params.values()), criteria_shape, params
-        )
+        key = (tenant_id, version, STEP, criteria_shape, *params.values())
+        positions = _known_positions(session, key, criteria_shape, params)
     offset = 0 if page is None or after else page.offset
     if after is not None:
         params["after_key"], params["after_id"] = decode_cursor(after)
@@ -172,20 +199,14 @@ def _known_positions(
     session: Session, key: tuple[Any, ...], shape: _Shape, params: dict[str, Any]
 ) -> _Positions:
     """The list's total and positions for this version, counted on first use."""
-    with _positions_lock:
-        found = _positions.get(key)
-        if found is not None:
-            _positions.move_to_end(key)
-            return found
-    rows = session.execute(_positions_statement(shape), {**params, "step": STEP}).all()
-    found = _Positions(
-        total=rows[0].total if rows else 0,
-        keys=[(row.key, row.id) for row in rows if row.n % STEP == 0],
-    )
-    with _positions_lock:
-        _positions[key] = found
-        while len(_positions) > POSITIONS_KEPT:
-            _positions.popitem(last=False)
+    found = _kept.get(key)
+    if found is None:
+        rows = session.execute(_positions_statement(shape), {**params, "step": STEP}).all()
+        found = _Positions(
+            total=rows[0].total if rows else 0,
+            keys=[(row.key, row.id) for row in rows if row.n % STEP == 0],
+        )
+        _kept.add(key, found)
     return found
 
 
