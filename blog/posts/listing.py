@@ -399,7 +399,7 @@ def _statement(shape: _Shape) -> sa.Select[Any]:
 _TAGS = (
     sa.select(col(PostTag.post_id), col(Tag.name))
     .join(Tag, tag_link())
-    .where(col(PostTag.post_id).in_(sa.bindparam("posts", expanding=True)))
+    .where(col(PostTag.post_id).in_(sa.bindparam("page_ids", expanding=True)))
     .order_by(col(PostTag.post_id), col(PostTag.position))
 )
 
@@ -410,7 +410,7 @@ def _add_tags(session: Session, items: list[PostSummaryData]) -> None:
     if not items:
         return
     by_post = {item["id"]: item["tags"] for item in items}
-    for post_id, name in session.execute(_TAGS, {"posts": list(by_post)}):
+    for post_id, name in session.execute(_TAGS, {"page_ids": list(by_post)}):
         by_post[post_id].append(name)
 
 
