@@ -27,11 +27,18 @@ run: $(VENV)/.installed
 	$(BLOG) serve --host $(HOST) --port $(PORT)
 
 ## test: the whole suite on SQLite, and on PostgreSQL too when BLOG_TEST_POSTGRES_URL is set
+##       (then both side by side, one per core; SQLite's output follows PostgreSQL's)
 test: $(VENV)/.installed-dev
-	$(BIN)/pytest -q -p no:cacheprovider
-	@if [ -n "$$BLOG_TEST_POSTGRES_URL" ]; then \
-		echo "--- again on PostgreSQL"; \
-		$(BIN)/pytest -q -p no:cacheprovider --db postgres; \
+	@if [ -z "$$BLOG_TEST_POSTGRES_URL" ]; then \
+		$(BIN)/pytest -q -p no:cacheprovider; \
+	else \
+		log=$$(mktemp); \
+		$(BIN)/pytest -q -p no:cacheprovider > $$log 2>&1 & sqlite=$$!; \
+		echo "--- PostgreSQL (SQLite runs beside it)"; \
+		$(BIN)/pytest -q -p no:cacheprovider --db postgres; postgres=$$?; \
+		wait $$sqlite; lite=$$?; \
+		echo "--- SQLite"; cat $$log; rm -f $$log; \
+		[ $$lite -eq 0 ] && [ $$postgres -eq 0 ]; \
 	fi
 
 ## lint: ruff (lint + format check) and mypy
