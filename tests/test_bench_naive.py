@@ -35,10 +35,21 @@ def without_favorited(page: dict[str, Any]) -> dict[str, Any]:
 def seeded(engine: Engine, owner_engine: Engine) -> None:
     seed(engine, PLAN, hasher=PasswordHasher(rounds=4))
     with owner_engine.begin() as connection:
-        published = sa.select(col(Post.tenant_id), col(Post.id)).where(
-            col(Post.status) == PostStatus.published
+        # Three published posts of every blog (unordered, one blog could have had them all).
+        numbered = (
+            sa.select(
+                col(Post.tenant_id),
+                col(Post.id),
+                sa.func.row_number()
+                .over(partition_by=col(Post.tenant_id), order_by=col(Post.id))
+                .label("n"),
+            )
+            .where(col(Post.status) == PostStatus.published)
+            .subquery()
         )
-        posts = connection.execute(published.limit(3)).all()
+        posts = connection.execute(
+            sa.select(numbered.c.tenant_id, numbered.c.id).where(numbered.c.n <= 3)
+        ).all()
         users = connection.execute(sa.select(col(User.tenant_id), col(User.id))).all()
         rows = [
             {"tenant_id": tenant_id, "user_id": user_id, "post_id": post_id}
