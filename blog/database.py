@@ -243,7 +243,7 @@ async def lookup(session: Session, function: Callable[..., _T], /, **kwargs: Any
     """
     if session.get_bind().dialect.name == "sqlite":
         return function(session, **kwargs)
-    return await run_in_threadpool(function, session, **kwargs)
+    return await in_thread(session, function, **kwargs)
 
 
 def database_role(engine: Engine) -> str | None:

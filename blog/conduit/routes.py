@@ -78,7 +78,7 @@ def _profiles(
 
 def _article(session: Session, post: Post, viewer: User | None) -> schemas.SingleArticleResponse:
     """A whole article, with its favorite count and the caller's marks."""
-    favorited = posts_listing.favorited_among(session, viewer=viewer, post_ids=[post.id])
+    count, mine = posts_service.favorites_of(session, post=post, viewer=viewer)
     return schemas.SingleArticleResponse(
         article=schemas.Article(
             slug=post.slug,
@@ -88,8 +88,8 @@ def _article(session: Session, post: Post, viewer: User | None) -> schemas.Singl
             tag_list=post.tag_names,
             created_at=post.created_at,
             updated_at=post.updated_at,
-            favorited=post.id in favorited,
-            favorites_count=posts_service.favorite_count(session, post_id=post.id),
+            favorited=mine,
+            favorites_count=count,
             author=_profiles(session, viewer, [post.author])[post.author_id],
         )
     )

@@ -40,12 +40,9 @@ router = APIRouter(tags=["posts"])
 
 def _read(session: Session, post: Post, viewer: User | None) -> PostRead:
     """A whole post, with its favorite count and the caller's own mark."""
-    favorited = posts_listing.favorited_among(session, viewer=viewer, post_ids=[post.id])
+    count, mine = service.favorites_of(session, post=post, viewer=viewer)
     return PostRead.model_validate(post).model_copy(
-        update={
-            "favorites_count": service.favorite_count(session, post_id=post.id),
-            "favorited": post.id in favorited,
-        }
+        update={"favorites_count": count, "favorited": mine}
     )
 
 

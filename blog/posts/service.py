@@ -25,7 +25,7 @@ from blog.posts.exceptions import (
     PostNotPublished,
     SlugUnavailable,
 )
-from blog.posts.listing import tag_link
+from blog.posts.listing import favorited_among, tag_link
 from blog.posts.models import Comment, Favorite, Post, PostStatus, PostTag, Tag
 from blog.posts.schemas import CommentCreate, PostCreate, PostUpdate
 from blog.tenancy import bound_tenant
@@ -337,9 +337,10 @@ def unfavorite(session: Session, *, post: Post, user: User) -> None:
     )
 
 
-def favorite_count(session: Session, *, post_id: uuid.UUID) -> int:
-    """How many members favorited the post."""
+def favorites_of(session: Session, *, post: Post, viewer: User | None) -> tuple[int, bool]:
+    """How many members favorited the post, and whether the viewer did."""
     count = session.scalar(
-        select(sa.func.count()).select_from(Favorite).where(col(Favorite.post_id) == post_id)
+        select(sa.func.count()).select_from(Favorite).where(col(Favorite.post_id) == post.id)
     )
-    return count or 0
+    mine = post.id in favorited_among(session, viewer=viewer, post_ids=[post.id])
+    return count or 0, mine
