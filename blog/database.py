@@ -3,7 +3,8 @@
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
@@ -191,8 +192,21 @@ def _finish(session: Session, error: BaseException | None) -> None:
         session.close()
 
 
+@contextmanager
+def unit_of_work(session: Session) -> Iterator[Session]:
+    """The one transaction rule of every entry point (requests, commands, jobs): commit
+    when the work succeeds, or fails with an error that keeps its changes; roll back
+    otherwise; then close."""
+    try:
+        yield session
+    except BaseException as error:
+        _finish(session, error)
+        raise
+    _finish(session, None)
+
+
 async def get_session(request: Request) -> AsyncIterator[Session]:
-    """The request's unit of work: commit on success, roll back on any error.
+    """The request's unit of work (:func:`unit_of_work`'s rule).
 
     Runs with ``scope="function"`` so the commit happens before the response is
     sent: a client never sees 201 for a change that failed to commit. Making a session

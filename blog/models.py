@@ -2,7 +2,7 @@
 
 from sqlmodel import SQLModel
 
-from blog.auth.models import RefreshToken
+from blog.auth.models import AccountToken, AuthSession, RefreshToken
 from blog.cache import TenantVersion
 from blog.posts.models import Comment, Favorite, Post, PostTag, Tag
 from blog.ratelimit import RateLimitHit
@@ -12,6 +12,8 @@ from blog.users.models import Follow, User
 metadata = SQLModel.metadata
 
 __all__ = [
+    "AccountToken",
+    "AuthSession",
     "Comment",
     "Favorite",
     "Follow",

@@ -38,8 +38,8 @@ class RateLimited(BlogError):
     code = "rate_limited"
     detail = "Too many attempts; retry later."
 
-    def __init__(self, retry_after: int) -> None:
-        super().__init__(f"Too many attempts; retry in {retry_after} seconds.")
+    def __init__(self, retry_after: int, detail: str | None = None) -> None:
+        super().__init__(detail or f"Too many attempts; retry in {retry_after} seconds.")
         self.retry_after = retry_after
 
     def response_headers(self) -> dict[str, str]:

@@ -195,7 +195,7 @@ class _TenantSeeder:
             yield (
                 self.tenant_id, user_id, f"{username}@{self.slug}.example", username,
                 username, f"{first.title()} {last.title()}", None, None, role, True,
-                self.hashed_password, at, at,
+                self.hashed_password, at, at, at,
             )  # fmt: skip
 
     def tags(self) -> Iterator[tuple[Any, ...]]:
@@ -254,6 +254,7 @@ COLUMNS = {
     "users": (
         "tenant_id", "id", "email", "username", "username_key", "name", "bio", "image",
         "role", "is_active", "hashed_password", "created_at", "updated_at",
+        "email_verified_at",
     ),
     "tags": ("tenant_id", "id", "name"),
     "posts": (

@@ -27,6 +27,13 @@ class Settings(BaseSettings):
     secret_key: SecretStr = SecretStr(DEFAULT_SECRET_KEY)
     access_token_minutes: int = Field(default=15, gt=0)
     refresh_token_days: int = Field(default=14, gt=0)
+    # SameSite of the refresh cookie (``?refresh_in=cookie``): lax lets a link from
+    # another site open the app already signed in; strict does not.
+    refresh_cookie_samesite: Literal["strict", "lax"] = "strict"
+    password_reset_minutes: int = Field(default=30, gt=0)
+    email_link_hours: int = Field(default=48, gt=0)
+    verification_resends_per_hour: int = Field(default=3, gt=0)
+    password_resets_per_hour: int = Field(default=5, gt=0)
     # RealWorld clients have no refresh token: theirs lives longer (deactivation still
     # ends it at once; the user is re-read on every request).
     conduit_token_hours: int = Field(default=24, gt=0)

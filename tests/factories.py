@@ -2,6 +2,8 @@
 
 from blog.testing.factories import (
     DEFAULT_PASSWORD,
+    AccountTokenFactory,
+    AuthSessionFactory,
     CommentFactory,
     FavoriteFactory,
     FollowFactory,
@@ -14,6 +16,8 @@ from blog.testing.factories import (
 
 __all__ = [
     "DEFAULT_PASSWORD",
+    "AccountTokenFactory",
+    "AuthSessionFactory",
     "CommentFactory",
     "FavoriteFactory",
     "FollowFactory",

@@ -663,7 +663,7 @@ def test_export_holds_one_blog_whole_and_nothing_of_another(
 
     data = export_of(blog, tenant.slug)
 
-    assert (data["format"], data["version"]) == ("blog-tenant-export", 2)
+    assert (data["format"], data["version"]) == ("blog-tenant-export", 3)
     assert data["tenant"]["id"] == str(tenant.id)
     tables = ("users", "tags", "posts", "post_tags", "comments", "follows", "favorites")
     assert [len(data[name]) for name in tables] == [3, 3, 3, 4, 2, 1, 1]

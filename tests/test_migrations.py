@@ -65,6 +65,11 @@ def test_upgrade_matches_models_and_downgrade_round_trips(empty_database_url: st
     assert {table.name for table in metadata.sorted_tables} <= table_names(empty_database_url)
 
 
+# Columns added after the revisions these tests start from.
+LATER_TENANT_COLUMNS = ("require_verified_email", "lockout_threshold", "frontend_url")
+LATER_USER_COLUMNS = ("email_verified_at", "failed_logins", "locked_until", "token_generation")
+
+
 def without(table: sa.Table, *names: str) -> sa.TableClause:
     """``table`` as it was before the columns ``names`` were added."""
     return sa.table(
@@ -94,14 +99,14 @@ def test_existing_comments_are_numbered_per_post_in_order_of_writing(
             if connection.dialect.name == "postgresql":
                 connection.exec_driver_sql("SELECT set_config('app.cross_tenant', 'test', true)")
             connection.execute(
-                tables["tenants"]
+                without(tables["tenants"], *LATER_TENANT_COLUMNS)
                 .insert()
                 .values(
                     id=tenant, slug="old", name="Old", registration_open=True, created_at=moment
                 )
             )
             connection.execute(
-                tables["users"]
+                without(tables["users"], *LATER_USER_COLUMNS)
                 .insert()
                 .values(
                     tenant_id=tenant,
@@ -161,3 +166,83 @@ def test_existing_comments_are_numbered_per_post_in_order_of_writing(
         engine.dispose()
     assert [numbers[comment] for comment, _, _ in comments] == [3, 1, 1, 2]
     assert counters == {first: 3, second: 1}
+
+
+def test_existing_logins_become_sessions(empty_database_url: str) -> None:
+    """Each refresh-token family becomes a session: open while one of its tokens is
+    usable, ended otherwise; its refresh tokens keep working."""
+    config = alembic_config(empty_database_url)
+    command.upgrade(config, "5d1e7a3c9b20")  # the revision before sessions
+    tables = metadata.tables
+    tenant, user, open_login, ended_login = (uuid.UUID(int=n) for n in range(1, 5))
+    moment = datetime(2026, 1, 1, tzinfo=UTC)
+    later = moment.replace(hour=5)
+    tokens = [  # (id, family, created, used, revoked)
+        (uuid.UUID(int=11), open_login, moment, later, None),
+        (uuid.UUID(int=12), open_login, later, None, None),
+        (uuid.UUID(int=13), ended_login, moment, None, later),
+    ]
+    engine = create_db_engine(empty_database_url)
+    try:
+        with engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                connection.exec_driver_sql("SELECT set_config('app.cross_tenant', 'test', true)")
+            connection.execute(
+                without(tables["tenants"], *LATER_TENANT_COLUMNS)
+                .insert()
+                .values(
+                    id=tenant, slug="old", name="Old", registration_open=True, created_at=moment
+                )
+            )
+            connection.execute(
+                without(tables["users"], *LATER_USER_COLUMNS)
+                .insert()
+                .values(
+                    tenant_id=tenant,
+                    id=user,
+                    email="a@old.example",
+                    username="a",
+                    username_key="a",
+                    role="author",
+                    is_active=True,
+                    hashed_password="x",
+                    created_at=moment,
+                    updated_at=moment,
+                )
+            )
+            for token, family, created, used, revoked in tokens:
+                connection.execute(
+                    tables["refresh_tokens"]
+                    .insert()
+                    .values(
+                        tenant_id=tenant,
+                        id=token,
+                        user_id=user,
+                        family_id=family,
+                        token_hash=token.hex,
+                        created_at=created,
+                        expires_at=created.replace(year=2099),
+                        used_at=used,
+                        revoked_at=revoked,
+                    )
+                )
+
+        command.upgrade(config, "head")
+
+        with engine.connect() as connection:
+            sessions = tables["auth_sessions"].c
+            found = {
+                row.id: row
+                for row in connection.execute(
+                    sa.select(
+                        sessions.id, sessions.user_id, sessions.last_used_at, sessions.ended_at
+                    )
+                )
+            }
+    finally:
+        engine.dispose()
+    assert set(found) == {open_login, ended_login}
+    assert found[open_login].user_id == user
+    assert found[open_login].ended_at is None
+    assert found[open_login].last_used_at.replace(tzinfo=UTC) == later.replace(tzinfo=UTC)
+    assert found[ended_login].ended_at is not None

@@ -1,6 +1,7 @@
 """Who is calling (``CurrentUser``, ``AdminUser``, …), and the limits on proving it."""
 
 import os
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any
 
@@ -9,6 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, OAuth2Pas
 
 from blog.auth import service
 from blog.auth.exceptions import InvalidAccessToken
+from blog.auth.schemas import PasswordForgotten
 from blog.database import SessionDep, lookup
 from blog.dependencies import AuthConfigDep, SettingsDep
 from blog.ratelimit import Limit, RateLimiter, RateLimiterDep, client_address
@@ -146,3 +148,49 @@ def limit_signup(request: Request, limiter: RateLimiterDep, settings: SettingsDe
 LoginLimit = Depends(limit_login)
 RefreshLimit = Depends(limit_refresh)
 SignupLimit = Depends(limit_signup)
+
+
+def limit_verification_resend(
+    tenant: TenantDep, user: CurrentUser, limiter: RateLimiterDep, settings: SettingsDep
+) -> None:
+    """Verification mails per account per hour."""
+    limiter.hit(
+        Limit("verification-resend", settings.verification_resends_per_hour, 3600),
+        str(tenant.id),
+        str(user.id),
+    )
+
+
+def limit_password_forgot(
+    request: Request,
+    tenant: TenantDep,
+    data: PasswordForgotten,
+    limiter: RateLimiterDep,
+    settings: SettingsDep,
+) -> None:
+    """Reset mails per client address, and per blog + address asked for (whether or not
+    an account has it, so the limit tells nothing either)."""
+    _limit_address(request, limiter, settings)
+    limiter.hit(
+        Limit("password-forgot", settings.password_resets_per_hour, 3600),
+        str(tenant.id),
+        data.email,
+    )
+
+
+ResendLimit = Depends(limit_verification_resend)
+ForgotLimit = Depends(limit_password_forgot)
+
+
+async def get_session_id(
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+    _user: CurrentUser,
+    auth: AuthConfigDep,
+) -> uuid.UUID | None:
+    """The login the access token belongs to (``CurrentUser`` has checked it)."""
+    if credentials is None:
+        raise InvalidAccessToken()
+    return auth.tokens.decode(credentials.credentials).session_id
+
+
+CurrentSessionId = Annotated[uuid.UUID | None, Depends(get_session_id)]

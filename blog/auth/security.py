@@ -5,11 +5,15 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from jose import JWTError, jwt
 from passlib.context import CryptContext
 
 from blog.database import utcnow
+
+if TYPE_CHECKING:
+    from blog.mail import Mailer
 
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_BYTES = 72  # bcrypt ignores (bcrypt 5: rejects) anything longer
@@ -66,6 +70,8 @@ class AccessClaims:
     token_id: str
     issued_at: datetime
     expires_at: datetime
+    generation: int
+    session_id: uuid.UUID | None
 
 
 class InvalidToken(Exception):
@@ -73,27 +79,42 @@ class InvalidToken(Exception):
 
 
 class TokenCodec:
-    """Issues and checks access tokens. The algorithm is pinned; every claim is required."""
+    """Issues and checks access tokens. The algorithm is pinned; every claim is required
+    (``sid``, the login a token belongs to, is absent from RealWorld tokens, which have
+    none).
 
-    _REQUIRED = ("sub", "tid", "exp", "iat", "jti", "typ")
+    ``gen`` is the user's token generation when the token was issued: a password change,
+    a reset, a deactivation or "log out everywhere" bumps it, and every request already
+    reads the user's row, so older tokens stop working at once at no extra cost."""
+
+    _REQUIRED = ("sub", "tid", "exp", "iat", "jti", "typ", "gen")
 
     def __init__(self, secret_key: str, lifetime: timedelta) -> None:
         self._key = secret_key
         self.lifetime = lifetime
 
     def issue(
-        self, *, user_id: uuid.UUID, tenant_id: uuid.UUID, lifetime: timedelta | None = None
+        self,
+        *,
+        user_id: uuid.UUID,
+        tenant_id: uuid.UUID,
+        generation: int,
+        session_id: uuid.UUID | None = None,
+        lifetime: timedelta | None = None,
     ) -> str:
         """A signed access token for ``user_id`` under ``tenant_id``'s paths only."""
         now = utcnow()
-        claims = {
+        claims: dict[str, object] = {
             "sub": str(user_id),
             "tid": str(tenant_id),
             "iat": int(now.timestamp()),
             "exp": int((now + (lifetime or self.lifetime)).timestamp()),
             "jti": secrets.token_urlsafe(12),
             "typ": ACCESS_TOKEN_TYPE,
+            "gen": generation,
         }
+        if session_id is not None:
+            claims["sid"] = str(session_id)
         return str(jwt.encode(claims, self._key, algorithm=JWT_ALGORITHM))
 
     def decode_for(self, token: str, *, tenant_id: uuid.UUID) -> AccessClaims:
@@ -116,12 +137,16 @@ class TokenCodec:
                 raise InvalidToken("missing claim")
             if claims["typ"] != ACCESS_TOKEN_TYPE:
                 raise InvalidToken("not an access token")
+            if type(claims["gen"]) is not int:
+                raise InvalidToken("bad generation")
             return AccessClaims(
                 user_id=uuid.UUID(claims["sub"]),
                 tenant_id=uuid.UUID(claims["tid"]),
                 token_id=str(claims["jti"]),
                 issued_at=datetime.fromtimestamp(claims["iat"], tz=utcnow().tzinfo),
                 expires_at=datetime.fromtimestamp(claims["exp"], tz=utcnow().tzinfo),
+                generation=claims["gen"],
+                session_id=uuid.UUID(claims["sid"]) if "sid" in claims else None,
             )
         except (JWTError, ValueError, TypeError, AttributeError) as exc:
             raise InvalidToken(str(exc)) from exc
@@ -144,3 +169,9 @@ class AuthConfig:
     hasher: PasswordHasher
     tokens: TokenCodec
     refresh_lifetime: timedelta
+    # Mailed links: where they point ({tenant}: the blog's slug) and how long they work.
+    # Without a mailer (the CLI, the seeder) no mail is sent.
+    mailer: "Mailer | None" = None
+    frontend_url: str = "http://localhost:5173/{tenant}"
+    reset_lifetime: timedelta = timedelta(minutes=30)
+    email_link_lifetime: timedelta = timedelta(hours=48)

@@ -34,7 +34,10 @@ MAX_MARKED_IDS = 500  # ids of one body; a longer list is left to the app
 
 # The viewer is an active member (as blog.auth.service.authenticate requires), then the
 # marks. One statement, so one round trip; {posts} and {users} are lists of placeholders.
-MEMBER_SQL = "SELECT 'member', NULL FROM users WHERE tenant_id = {p} AND id = {p} AND is_active"
+MEMBER_SQL = (
+    "SELECT 'member', NULL FROM users"
+    " WHERE tenant_id = {p} AND id = {p} AND is_active AND token_generation = {p}"
+)
 FAVORITED_SQL = (
     "SELECT 'favorited', post_id FROM favorites"
     " WHERE tenant_id = {p} AND user_id = {p} AND post_id IN ({ids})"
@@ -46,7 +49,7 @@ FOLLOWING_SQL = (
 
 
 # Every column of a blog's row, so that the request need not read it again.
-TENANT_COLUMNS = ("id", "slug", "name", "registration_open", "created_at")
+TENANT_COLUMNS: tuple[str, ...] = tuple(Tenant.__table__.columns.keys())  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,9 +99,9 @@ class _Rows:
 
 
 def _viewer_query(
-    placeholder: str, tenant: Any, viewer: Any, posts: list[Any], users: list[Any]
+    placeholder: str, tenant: Any, viewer: Any, generation: int, posts: list[Any], users: list[Any]
 ) -> tuple[str, list[Any]]:
-    parts, params = [MEMBER_SQL.format(p=placeholder)], [tenant, viewer]
+    parts, params = [MEMBER_SQL.format(p=placeholder)], [tenant, viewer, generation]
     for sql, ids in ((FAVORITED_SQL, posts), (FOLLOWING_SQL, users)):
         if ids:
             parts.append(sql.format(p=placeholder, ids=", ".join([placeholder] * len(ids))))
@@ -170,13 +173,19 @@ class SqliteLookups(_Lookups):
         tenant_id: uuid.UUID,
         viewer_id: uuid.UUID,
         *,
+        generation: int,
         posts: Collection[uuid.UUID],
         users: Collection[uuid.UUID],
     ) -> set[Mark] | None:
         """Which of ``posts`` the viewer favorited and ``users`` they follow; None unless
-        the viewer is an active member of the blog."""
+        the viewer is an active member of the blog whose tokens are of ``generation``."""
         sql, params = _viewer_query(
-            "?", tenant_id.hex, viewer_id.hex, [i.hex for i in posts], [i.hex for i in users]
+            "?",
+            tenant_id.hex,
+            viewer_id.hex,
+            generation,
+            [i.hex for i in posts],
+            [i.hex for i in users],
         )
         # One statement naming the blog in every table, on the lookup engine's connection.
         with self.engine.connect() as connection:  # raw-sql: names the blog in every table
@@ -252,10 +261,13 @@ class PostgresLookups(_Lookups):
         tenant_id: uuid.UUID,
         viewer_id: uuid.UUID,
         *,
+        generation: int,
         posts: Collection[uuid.UUID],
         users: Collection[uuid.UUID],
     ) -> set[Mark] | None:
-        sql, params = _viewer_query("%s", tenant_id, viewer_id, list(posts), list(users))
+        sql, params = _viewer_query(
+            "%s", tenant_id, viewer_id, generation, list(posts), list(users)
+        )
         # Row-level security: the blog is bound for this transaction only.
         rows = await self._run((self.BIND_SQL, (str(tenant_id),)), (sql, tuple(params)))
         return _marks([(row[0], row[1]) for row in rows], lambda value: value)

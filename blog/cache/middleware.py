@@ -170,7 +170,11 @@ class ResponseCache:
             return None
         try:
             marks = await self.lookups.viewer_marks(
-                tenant_id, claims.user_id, posts=shared.posts, users=shared.users
+                tenant_id,
+                claims.user_id,
+                generation=claims.generation,
+                posts=shared.posts,
+                users=shared.users,
             )
         except sa.exc.SQLAlchemyError:
             return None

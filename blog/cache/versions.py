@@ -35,7 +35,12 @@ class TenantVersion(SQLModel, table=True):
 
 
 # Tenant-owned tables whose rows never show in a cacheable response.
-NOT_CONTENT = frozenset({"refresh_tokens", "rate_limit_hits", "tenant_versions"})
+NOT_CONTENT = frozenset(
+    {"refresh_tokens", "auth_sessions", "account_tokens", "rate_limit_hits", "tenant_versions"}
+)
+# An execution option for a statement that changes no content of any response (a failed
+# login counter): it must not empty a blog's cache, or wrong passwords would.
+NOT_CONTENT_OPTION = "blog.not_content"
 _CHANGED = PENDING_CHANGES
 _ALL = "*"  # a change whose blog cannot be told (a cross-tenant bulk statement)
 
@@ -57,6 +62,8 @@ def _note_flushed_changes(session: OrmSession, _tx: UOWTransaction) -> None:
 @sa.event.listens_for(OrmSession, "do_orm_execute")
 def _note_statement_changes(state: ORMExecuteState) -> None:
     if not (state.is_insert or state.is_update or state.is_delete):
+        return
+    if state.execution_options.get(NOT_CONTENT_OPTION):
         return
     table = getattr(state.statement, "table", None)
     if table is None or getattr(table, "name", None) in NOT_CONTENT:

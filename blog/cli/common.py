@@ -22,7 +22,7 @@ from sqlmodel import Session
 
 from blog.auth.schemas import Password
 from blog.auth.security import PasswordHasher
-from blog.database import create_db_engine, new_session
+from blog.database import create_db_engine, new_session, unit_of_work
 from blog.errors import BlogError
 from blog.settings import Settings, get_settings
 from blog.tenancy import bind_tenant, cross_tenant
@@ -84,8 +84,9 @@ def database(url: str) -> Iterator[Engine]:
 
 @contextmanager
 def platform_session(engine: Engine, reason: str) -> Iterator[Session]:
-    """A session for admin work that spans tenants, named as such (see blog.tenancy)."""
-    with new_session(engine) as session, cross_tenant(session, reason):
+    """A session for admin work that spans tenants, named as such (see blog.tenancy), as
+    one unit of work (committed when the command's work succeeds)."""
+    with unit_of_work(new_session(engine)) as session, cross_tenant(session, reason):
         yield session
 
 
@@ -131,11 +132,9 @@ def clean_errors() -> Iterator[None]:
 
 @contextmanager
 def tenant_session(engine: Engine, slug: str) -> Iterator[tuple[Session, Tenant]]:
-    """A session bound to the blog ``slug`` (row-level security included), and the blog.
-
-    Nothing is committed unless the caller commits.
-    """
-    with new_session(engine) as session:
+    """A session bound to the blog ``slug`` (row-level security included), and the blog,
+    as one unit of work: committed when the command's work succeeds, as a request's is."""
+    with unit_of_work(new_session(engine)) as session:
         try:
             tenant = tenants_service.get_by_slug(session, slug=slug)
         except TenantNotFound:

@@ -38,7 +38,6 @@ def demo(database_url: DatabaseUrl = None) -> None:
                 owner=UserCreate(email=DEMO_EMAIL, username=DEMO_USERNAME, password=DEMO_PASSWORD),
             ),
         )
-        session.commit()
     console.print(
         f"Created the demo blog [bold]{DEMO_SLUG}[/bold]. Log in as "
         f"[bold]{DEMO_EMAIL}[/bold] / [bold]{DEMO_PASSWORD}[/bold]."

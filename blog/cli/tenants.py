@@ -22,7 +22,7 @@ from blog.cli.common import (
     read_password,
     tenant_command,
 )
-from blog.database import new_session
+from blog.database import new_session, unit_of_work
 from blog.tenants import service as tenants_service
 from blog.tenants.schemas import TenantCreate
 from blog.users.models import USERNAME_MAX_LENGTH
@@ -78,11 +78,14 @@ def create(
                 },
             }
         )
-    with clean_errors(), database(settings.database_url) as engine, new_session(engine) as session:
+    with (
+        clean_errors(),
+        database(settings.database_url) as engine,
+        unit_of_work(new_session(engine)) as session,
+    ):
         tenant, owner = tenants_service.create_tenant(
             session, hasher=password_hasher(settings), data=data
         )
-        session.commit()
     console.print(
         f"Created the blog [bold]{tenant.slug}[/bold] ({escape(tenant.name)}) with the owner "
         f"[bold]{escape(owner.email)}[/bold] (username [bold]{owner.username}[/bold])."
@@ -161,7 +164,6 @@ def delete(
             err_console.print(_removal_table(f"Would remove from {tenant.slug}", counts))
             fail(f"refusing to delete the blog {tenant.slug!r} without --yes")
         removed = tenants_service.delete_tenant(session, tenant=tenant)
-        session.commit()
     console.print(_removal_table(f"Deleted the blog {slug}; rows removed", removed))
 
 

@@ -8,7 +8,8 @@ The file is JSON::
 
 Rows carry every column except ``tenant_id`` (implied by the file); ids are UUID
 strings, times ISO 8601 with a time zone. Users keep their password hashes, so they
-log in as before. Refresh tokens are not exported: every login must be made again.
+log in as before. Logins (sessions and refresh tokens) and mailed links are not
+exported: every login must be made again, and links sent before the move stop working.
 
 Ids: every row keeps its id. The keys of tenant-owned rows include the tenant's id,
 so they cannot collide with another blog's rows. The blog's own id is kept too,
@@ -44,18 +45,19 @@ from blog.cli.common import (
     load_settings,
     tenant_command,
 )
-from blog.database import new_session, utcnow, uuid7
+from blog.database import new_session, unit_of_work, utcnow, uuid7
 from blog.errors import InvalidInput
 from blog.models import metadata
 from blog.posts.models import Comment, Favorite, Post, PostStatus, PostTag, Tag
 from blog.tenancy import TenantScoped, bind_tenant
 from blog.tenants.exceptions import TenantSlugTaken
-from blog.tenants.models import Tenant
+from blog.tenants.models import DEFAULT_LOCKOUT_THRESHOLD, Tenant
 from blog.tenants.schemas import TenantSlug
 from blog.users.models import Follow, Role, User
 
 FORMAT = "blog-tenant-export"
-VERSION = 2  # 2: comments carry their per-post number
+VERSION = 3  # 2: comments carry their per-post number; 3: account settings, verification
+READABLE_VERSIONS = (2, 3)
 INSERT_BATCH = 1000
 
 
@@ -76,6 +78,10 @@ class TenantRow(_Row):
     name: str
     registration_open: bool
     created_at: AwareDatetime
+    # Version 3; a version 2 file gets the defaults.
+    require_verified_email: bool = False
+    lockout_threshold: int = DEFAULT_LOCKOUT_THRESHOLD
+    frontend_url: str | None = None
 
 
 class UserRow(_Row):
@@ -91,6 +97,9 @@ class UserRow(_Row):
     hashed_password: str
     created_at: AwareDatetime
     updated_at: AwareDatetime
+    # Version 3; a version 2 file's members are unverified. Lockouts and token
+    # generations are not exported: they belong to this deployment's logins.
+    email_verified_at: AwareDatetime | None = None
 
 
 class TagRow(_Row):
@@ -154,7 +163,7 @@ class TenantExport(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     format: Literal["blog-tenant-export"]
-    version: Literal[2]
+    version: Literal[2, 3]
     exported_at: AwareDatetime
     tenant: TenantRow
     users: list[UserRow]
@@ -208,10 +217,10 @@ def parse_export(text: str | bytes) -> TenantExport:
         raise InvalidExport(f"not a JSON file: {exc}") from exc
     if not isinstance(raw, dict) or raw.get("format") != FORMAT:
         raise InvalidExport(f'not a blog export (it needs "format": "{FORMAT}")')
-    if raw.get("version") != VERSION:
+    if raw.get("version") not in READABLE_VERSIONS:
         raise InvalidExport(
             f"export format version {raw.get('version')!r} is not supported "
-            f"(this version of blog reads version {VERSION})"
+            f"(this version of blog reads versions {', '.join(map(str, READABLE_VERSIONS))})"
         )
     return TenantExport.model_validate_json(text)
 
@@ -279,8 +288,9 @@ def export(
     settings = load_settings(database_url)
     with tenant_command(settings, slug) as (session, tenant):
         if session.get_bind().dialect.name == "postgresql":
-            # Every table from one snapshot, so a blog in use exports consistently.
-            session.commit()
+            # Every table from one snapshot, so a blog in use exports consistently: end the
+            # transaction of the blog's lookup (it wrote nothing), start a repeatable one.
+            session.rollback()
             session.connection(  # raw-sql: only sets the isolation level; the ORM reads
                 execution_options={"isolation_level": "REPEATABLE READ"}
             )
@@ -328,10 +338,9 @@ def import_(
     with (
         clean_errors(),
         database(settings.database_url) as engine,
-        new_session(engine) as session,
+        unit_of_work(new_session(engine)) as session,
     ):
         tenant = import_tenant(session, data=data, slug=new_slug or data.tenant.slug)
-        session.commit()
     console.print(f"Imported the blog [bold]{tenant.slug}[/bold]: {_summary(data)}.")
     if tenant.id != data.tenant.id:
         console.print(

@@ -11,6 +11,7 @@ import typer
 from rich.markup import escape
 from sqlmodel import Session
 
+from blog.app import build_auth_config
 from blog.auth import service as auth_service
 from blog.cli.common import (
     DatabaseUrl,
@@ -77,7 +78,6 @@ def create(
         user = users_service.create_user(
             session, tenant=tenant, hasher=password_hasher(settings), data=data, role=role
         )
-        session.commit()
     console.print(
         f"Created [bold]{user.username}[/bold] <{escape(user.email)}> as {user.role} "
         f"in the blog [bold]{tenant.slug}[/bold] (id {user.id})."
@@ -101,7 +101,6 @@ def set_role(
         previous = user.role
         if role != previous:
             users_service.update_account(session, target=user, data=UserAdminUpdate(role=role))
-            session.commit()
     if previous == role:
         console.print(f"{user.username} already is {role} in the blog {tenant.slug}.")
     else:
@@ -116,15 +115,36 @@ def deactivate(
 ) -> None:
     """Deactivate an account and end all its logins (the last active owner cannot be).
 
+    The same rule as an admin's PATCH /users/{id} with is_active false.
+
     Example: blog users deactivate --tenant acme ann
     """
     settings = load_settings(database_url)
     with tenant_command(settings, tenant_slug) as (session, tenant):
         user = _find(session, tenant, login)
         users_service.update_account(session, target=user, data=UserAdminUpdate(is_active=False))
-        auth_service.revoke_all(session, user=user)
-        session.commit()
     console.print(f"Deactivated {user.username} in the blog {tenant.slug}; their logins are ended.")
+
+
+@app.command("unlock")
+def unlock(
+    tenant_slug: TenantSlug,
+    login: Login,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Lift the lockout that wrong passwords put on an account.
+
+    Example: blog users unlock --tenant acme ann
+    """
+    settings = load_settings(database_url)
+    with tenant_command(settings, tenant_slug) as (session, tenant):
+        user = _find(session, tenant, login)
+        was_locked = user.locked_until is not None
+        users_service.lift_lockout(session, target=user)
+    if was_locked:
+        console.print(f"Unlocked {user.username} in the blog {tenant.slug}.")
+    else:
+        console.print(f"{user.username} was not locked in the blog {tenant.slug}; counts reset.")
 
 
 @app.command("reset-password")
@@ -143,14 +163,14 @@ def reset_password(
     """
     settings = load_settings(database_url)
     with tenant_command(settings, tenant_slug) as (session, tenant):
+        _find(session, tenant, login)  # a wrong name fails before anyone types a password
+    # No transaction is held open while a person types.
+    password = check_password(
+        read_password(given=None, from_stdin=password_stdin, prompt="New password")
+    )
+    with tenant_command(settings, tenant_slug) as (session, tenant):
         user = _find(session, tenant, login)
-        session.commit()  # hold no transaction open while a person types
-        password = check_password(
-            read_password(given=None, from_stdin=password_stdin, prompt="New password")
+        auth_service.replace_password(
+            session, auth=build_auth_config(settings), user=user, password=password
         )
-        users_service.set_password(
-            session, user=user, hasher=password_hasher(settings), password=password
-        )
-        auth_service.revoke_all(session, user=user)
-        session.commit()
     console.print(f"New password set for {user.username}; their logins are ended.")

@@ -3,6 +3,7 @@
 import uuid
 from datetime import datetime
 
+import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from blog.database import UTCDateTime, utcnow, uuid7
@@ -10,6 +11,8 @@ from blog.database import UTCDateTime, utcnow, uuid7
 SLUG_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"
 SLUG_MAX_LENGTH = 63
 NAME_MAX_LENGTH = 100
+FRONTEND_URL_MAX_LENGTH = 2000
+DEFAULT_LOCKOUT_THRESHOLD = 5
 
 
 class Tenant(SQLModel, table=True):
@@ -21,4 +24,19 @@ class Tenant(SQLModel, table=True):
     slug: str = Field(max_length=SLUG_MAX_LENGTH, unique=True)
     name: str = Field(max_length=NAME_MAX_LENGTH)
     registration_open: bool = Field(default=True)
+    require_verified_email: bool = Field(
+        default=False,
+        description="Members write (posts, comments) only once verified.",
+        sa_column_kwargs={"server_default": sa.false()},
+    )
+    lockout_threshold: int = Field(
+        default=DEFAULT_LOCKOUT_THRESHOLD,
+        description="Wrong passwords in a row that lock an account (0: never).",
+        sa_column_kwargs={"server_default": str(DEFAULT_LOCKOUT_THRESHOLD)},
+    )
+    frontend_url: str | None = Field(
+        default=None,
+        max_length=FRONTEND_URL_MAX_LENGTH,
+        description="Where this blog's mailed links point (default: BLOG_FRONTEND_URL).",
+    )
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

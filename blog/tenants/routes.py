@@ -2,6 +2,7 @@
 
 from fastapi import APIRouter, status
 
+from blog.auth import links
 from blog.auth.dependencies import PASSWORD_WORK, AdminUser, SignupLimit
 from blog.database import SessionDep
 from blog.dependencies import AuthConfigDep
@@ -9,7 +10,13 @@ from blog.errors import responses
 from blog.tenants import service
 from blog.tenants.dependencies import TenantDep, TenantSignupAllowed
 from blog.tenants.models import Tenant
-from blog.tenants.schemas import TenantCreate, TenantCreated, TenantPublic, TenantUpdate
+from blog.tenants.schemas import (
+    TenantCreate,
+    TenantCreated,
+    TenantPublic,
+    TenantRead,
+    TenantUpdate,
+)
 from blog.users.schemas import UserRead
 
 router = APIRouter(prefix="/api/v1/tenants", tags=["tenants"])
@@ -23,7 +30,9 @@ router = APIRouter(prefix="/api/v1/tenants", tags=["tenants"])
     summary="Create a blog with its first owner",
 )
 def create_tenant(data: TenantCreate, session: SessionDep, auth: AuthConfigDep) -> TenantCreated:
+    """The owner is mailed a link to verify their address."""
     tenant, owner = service.create_tenant(session, hasher=auth.hasher, data=data)
+    links.send_verification(session, auth=auth, tenant=tenant, user=owner)
     return TenantCreated(
         tenant=TenantPublic.model_validate(tenant), owner=UserRead.model_validate(owner)
     )
@@ -37,10 +46,10 @@ def read_tenant(tenant: TenantDep) -> TenantPublic:
 @router.patch(
     "/{tenant}",
     responses=responses(400, 401, 403, 404, 413, 422),
-    summary="Change a blog's name or registration (admins)",
+    summary="Change a blog's name, registration or account settings (admins)",
 )
 def update_tenant(
     tenant: TenantDep, _admin: AdminUser, data: TenantUpdate, session: SessionDep
-) -> TenantPublic:
+) -> TenantRead:
     updated: Tenant = service.update_tenant(session, tenant=tenant, data=data)
-    return TenantPublic.model_validate(updated)
+    return TenantRead.model_validate(updated)

@@ -3,11 +3,18 @@
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt
 
 from blog.schemas import InputModel, lower_text, strip_text
-from blog.tenants.models import NAME_MAX_LENGTH, SLUG_MAX_LENGTH, SLUG_PATTERN
+from blog.tenants.models import (
+    FRONTEND_URL_MAX_LENGTH,
+    NAME_MAX_LENGTH,
+    SLUG_MAX_LENGTH,
+    SLUG_PATTERN,
+)
 from blog.users.schemas import UserCreate, UserRead
+
+MAX_LOCKOUT_THRESHOLD = 100
 
 TenantSlug = Annotated[
     str,
@@ -33,9 +40,36 @@ class TenantCreate(InputModel):
     owner: UserCreate
 
 
+FrontendUrl = Annotated[
+    str,
+    BeforeValidator(strip_text),
+    Field(
+        max_length=FRONTEND_URL_MAX_LENGTH,
+        pattern=r"^https?://[^\s?#]+$",
+        description=(
+            "Where this blog's mailed links point, e.g. `https://acme.example`: links open "
+            "`{url}/verify-email?token=…`, `/reset-password`, `/confirm-email`. "
+            "`{tenant}` is replaced by the slug. Null: the deployment's BLOG_FRONTEND_URL."
+        ),
+        examples=["https://acme.example"],
+    ),
+]
+
+
 class TenantUpdate(InputModel):
     name: TenantName | None = None
-    registration_open: StrictBool | None = None  # not 0, 1 or "yes": the schema says boolean
+    # StrictBool: not 0, 1 or "yes": the schema says boolean.
+    registration_open: StrictBool | None = None
+    require_verified_email: StrictBool | None = Field(
+        default=None, description="Members may write posts and comments only once verified."
+    )
+    lockout_threshold: StrictInt | None = Field(
+        default=None,
+        ge=0,
+        le=MAX_LOCKOUT_THRESHOLD,
+        description="Wrong passwords in a row that lock an account (0: never).",
+    )
+    frontend_url: FrontendUrl | None = None
 
 
 class TenantPublic(BaseModel):
@@ -44,7 +78,15 @@ class TenantPublic(BaseModel):
     slug: str
     name: str
     registration_open: bool
+    require_verified_email: bool
     created_at: datetime
+
+
+class TenantRead(TenantPublic):
+    """A blog with its account settings, as its admins see it."""
+
+    lockout_threshold: int
+    frontend_url: str | None
 
 
 class TenantCreated(BaseModel):

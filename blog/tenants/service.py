@@ -45,7 +45,11 @@ def adopt(session: Session, tenant: Tenant) -> Tenant:
 
 
 def update_tenant(session: Session, *, tenant: Tenant, data: TenantUpdate) -> Tenant:
-    tenant.sqlmodel_update(data.model_dump(exclude_unset=True, exclude_none=True))
+    changes = data.model_dump(exclude_unset=True)
+    # Only the frontend URL may be cleared (back to the deployment's); null elsewhere keeps.
+    tenant.sqlmodel_update(
+        {key: value for key, value in changes.items() if value is not None or key == "frontend_url"}
+    )
     session.add(tenant)
     session.flush()
     return tenant

@@ -11,6 +11,7 @@ Factories write through the session given to :func:`bind_session` (the
 under test sees their rows.
 """
 
+from datetime import timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -19,7 +20,8 @@ from factory.alchemy import SQLAlchemyModelFactory
 from slugify import slugify
 from sqlmodel import Session, select
 
-from blog.auth.security import PasswordHasher
+from blog.auth.models import AccountToken, AuthSession, LinkPurpose
+from blog.auth.security import PasswordHasher, hash_refresh_token, new_refresh_token
 from blog.database import utcnow
 from blog.posts import service as posts_service
 from blog.posts.models import Comment, Favorite, Post, PostStatus, PostTag, Tag
@@ -83,6 +85,8 @@ class UserFactory(_ModelFactory):
     is_active = True
     password = DEFAULT_PASSWORD
     hashed_password = factory.LazyAttribute(lambda o: hash_password(o.password))
+    # Verified, like most members of a real blog; ``email_verified_at=None`` for a new one.
+    email_verified_at = factory.LazyFunction(utcnow)
 
 
 class TagFactory(_ModelFactory):
@@ -200,3 +204,35 @@ class FavoriteFactory(_ModelFactory):
     tenant_id = factory.SelfAttribute("post.tenant_id")
     post_id = factory.SelfAttribute("post.id")
     user_id = factory.SelfAttribute("user.id")
+
+
+class AuthSessionFactory(_ModelFactory):
+    """A login of ``user`` (a new member unless given), as a password login makes it."""
+
+    class Meta:
+        model = AuthSession
+        exclude = ("user",)
+
+    user = factory.SubFactory(UserFactory)
+    tenant_id = factory.SelfAttribute("user.tenant_id")
+    user_id = factory.SelfAttribute("user.id")
+    user_agent = "factory-boy"
+
+
+class AccountTokenFactory(_ModelFactory):
+    """A mailed link's row: ``AccountTokenFactory(user=u, token="…")`` stores the hash of
+    the ``token`` given, which the test then presents (``purpose=``, ``lifetime=`` too)."""
+
+    class Meta:
+        model = AccountToken
+        exclude = ("user", "token", "lifetime")
+
+    user = factory.SubFactory(UserFactory)
+    token = factory.LazyFunction(new_refresh_token)
+    lifetime = timedelta(minutes=30)
+    tenant_id = factory.SelfAttribute("user.tenant_id")
+    user_id = factory.SelfAttribute("user.id")
+    purpose = LinkPurpose.reset_password
+    email = factory.SelfAttribute("user.email")
+    token_hash = factory.LazyAttribute(lambda o: hash_refresh_token(o.token))
+    expires_at = factory.LazyAttribute(lambda o: utcnow() + o.lifetime)

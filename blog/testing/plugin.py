@@ -228,7 +228,11 @@ def auth_headers(app: FastAPI) -> Callable[[User], dict[str, str]]:
     """``auth_headers(user)``: an ``Authorization`` header with a fresh access token."""
 
     def headers(for_user: User) -> dict[str, str]:
-        token = app.state.auth.tokens.issue(user_id=for_user.id, tenant_id=for_user.tenant_id)
+        token = app.state.auth.tokens.issue(
+            user_id=for_user.id,
+            tenant_id=for_user.tenant_id,
+            generation=for_user.token_generation,
+        )
         return {"Authorization": f"Bearer {token}"}
 
     return headers

@@ -72,6 +72,20 @@ class User(TenantScoped, table=True):
     )
     is_active: bool = Field(default=True)
     hashed_password: str = Field(max_length=255)
+    email_verified_at: datetime | None = Field(
+        default=None, sa_type=UTCDateTime, description="When the address was last proven."
+    )
+    failed_logins: int = Field(
+        default=0,
+        description="Wrong passwords in a row.",
+        sa_column_kwargs={"server_default": "0"},
+    )
+    locked_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    token_generation: int = Field(
+        default=0,
+        description="Carried in every access token; bumping it ends them all at once.",
+        sa_column_kwargs={"server_default": "0"},
+    )
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 

@@ -1,20 +1,30 @@
 """Profiles and account management, under a tenant's path."""
 
+import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
+from blog.auth import links, sessions
 from blog.auth import service as auth_service
-from blog.auth.dependencies import PASSWORD_WORK, AdminUser, CurrentUser
-from blog.auth.schemas import PasswordChange
+from blog.auth.dependencies import PASSWORD_WORK, AdminUser, CurrentSessionId, CurrentUser
+from blog.auth.schemas import PasswordChange, SessionRead
 from blog.database import SessionDep
 from blog.dependencies import AuthConfigDep
 from blog.errors import responses
 from blog.pagination import Page, PageDep
 from blog.schemas import NoNul
+from blog.tenants.dependencies import TenantDep
 from blog.users import service
 from blog.users.dependencies import PathUser
-from blog.users.schemas import Profile, UserAdminUpdate, UserPublic, UserRead, UserSelfUpdate
+from blog.users.schemas import (
+    EmailChange,
+    Profile,
+    UserAdminUpdate,
+    UserPublic,
+    UserRead,
+    UserSelfUpdate,
+)
 
 router = APIRouter(prefix="/users", tags=["users"])
 
@@ -36,7 +46,7 @@ def update_me(data: UserSelfUpdate, user: CurrentUser, session: SessionDep) -> U
     status_code=status.HTTP_204_NO_CONTENT,
     dependencies=[PASSWORD_WORK],
     responses=responses(400, 401, 404, 413, 422),
-    summary="Change your password (ends every login)",
+    summary="Change your password (ends every login and access token, this one included)",
 )
 def change_password(
     data: PasswordChange, user: CurrentUser, session: SessionDep, auth: AuthConfigDep
@@ -48,6 +58,62 @@ def change_password(
         current_password=data.current_password,
         new_password=data.new_password,
     )
+
+
+@router.post(
+    "/me/email",
+    status_code=status.HTTP_202_ACCEPTED,
+    dependencies=[PASSWORD_WORK],
+    responses=responses(400, 401, 404, 409, 413, 422),
+    summary="Change your email address: a confirmation link goes to the new one",
+)
+def change_email(
+    data: EmailChange,
+    user: CurrentUser,
+    tenant: TenantDep,
+    session: SessionDep,
+    auth: AuthConfigDep,
+) -> None:
+    """The address changes when the link is used (`POST /auth/email/confirm`); the
+    current address is told of the request."""
+    links.request_email_change(
+        session,
+        auth=auth,
+        tenant=tenant,
+        user=user,
+        current_password=data.current_password,
+        new_email=data.new_email,
+    )
+
+
+@router.get("/me/sessions", responses=responses(401, 404), summary="Your active logins")
+def list_sessions(
+    user: CurrentUser, current: CurrentSessionId, session: SessionDep
+) -> list[SessionRead]:
+    return [
+        SessionRead.model_validate(login).model_copy(update={"current": login.id == current})
+        for login in sessions.active_sessions(session, user=user)
+    ]
+
+
+@router.delete(
+    "/me/sessions",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=responses(401, 404),
+    summary="Log out everywhere: end every login and access token, this one included",
+)
+def end_all_sessions(user: CurrentUser, session: SessionDep) -> None:
+    sessions.end_all_sessions(session, user=user)
+
+
+@router.delete(
+    "/me/sessions/{session_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=responses(401, 404, 422),
+    summary="End one of your logins (its refresh token stops at once)",
+)
+def end_session(session_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> None:
+    sessions.end_session(session, user_id=user.id, session_id=session_id)
 
 
 @router.delete(
@@ -92,6 +158,15 @@ def admin_update_user(
     return UserRead.model_validate(
         service.admin_update(session, actor=admin, target=target, data=data)
     )
+
+
+@router.post(
+    "/{user_id}/unlock",
+    responses=responses(401, 403, 404, 422),
+    summary="Lift a lockout after wrong passwords (admins)",
+)
+def unlock_user(admin: AdminUser, target: PathUser, session: SessionDep) -> UserRead:
+    return UserRead.model_validate(service.unlock(session, actor=admin, target=target))
 
 
 @router.delete(

@@ -4,9 +4,19 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, EmailStr, Field, StrictBool
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StrictBool,
+    computed_field,
+)
 
 from blog.auth.schemas import Password
+from blog.auth.security import check_password_bytes
 from blog.schemas import InputModel, Omittable, lower_text, strip_text
 from blog.users.models import (
     BIO_MAX_LENGTH,
@@ -46,9 +56,9 @@ class UserCreate(InputModel):
 
 
 class UserSelfUpdate(InputModel):
-    """Fields a user may change on their own account; omitted fields are kept."""
+    """Fields a user may change on their own account; omitted fields are kept. The email
+    address changes through ``POST /users/me/email`` and a confirmation link."""
 
-    email: Omittable[Email] = None
     username: Omittable[Username] = None
     name: Name | None = None
     bio: Bio | None = None
@@ -80,11 +90,27 @@ class UserRead(UserPublic):
     """The account as its owner (or an admin) sees it."""
 
     email: str
+    email_verified_at: datetime | None = Field(
+        description="When the address was proven by a mailed link (null: not yet)."
+    )
     is_active: bool
+    locked_until: datetime | None = Field(
+        description="Set while too many wrong passwords in a row lock the account."
+    )
     updated_at: datetime
+
+    @computed_field(description="Whether the address has been proven by a mailed link.")  # type: ignore[prop-decorator]
+    @property
+    def email_verified(self) -> bool:
+        return self.email_verified_at is not None
 
 
 class Profile(UserPublic):
     """A public profile, as the caller sees it."""
 
     following: bool = Field(default=False, description="Whether the caller follows this user.")
+
+
+class EmailChange(InputModel):
+    new_email: Email
+    current_password: Annotated[str, AfterValidator(check_password_bytes)]

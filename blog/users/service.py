@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from blog.auth.security import PasswordHasher
+from blog.auth.sessions import end_all_sessions
 from blog.database import insert_ignoring_conflicts, utcnow
 from blog.pagination import PageParams, fetch_page
 from blog.posts import service as posts_service
@@ -41,6 +42,13 @@ def _ensure_available(
         raise EmailTaken()
     if username is not None and taken(col(User.username_key) == username.lower()):
         raise UsernameTaken()
+
+
+def ensure_email_available(
+    session: Session, *, email: str, exclude: uuid.UUID | None = None
+) -> None:
+    """409 when another account of this blog has ``email``."""
+    _ensure_available(session, email=email, username=None, exclude=exclude)
 
 
 def create_user(
@@ -118,12 +126,10 @@ def list_users(
 
 
 def update_profile(session: Session, *, user: User, data: UserSelfUpdate) -> User:
+    """Change the profile; the address changes only through a mailed link
+    (``blog.auth.links``)."""
     changes = data.model_dump(exclude_unset=True)
-    _ensure_available(
-        session, email=changes.get("email"), username=changes.get("username"), exclude=user.id
-    )
-    if "email" in changes:
-        changes["email"] = changes["email"].lower()
+    _ensure_available(session, email=None, username=changes.get("username"), exclude=user.id)
     if "username" in changes:
         changes["username_key"] = changes["username"].lower()
     user.sqlmodel_update(changes)
@@ -162,17 +168,35 @@ def admin_update(session: Session, *, actor: User, target: User, data: UserAdmin
     return update_account(session, target=target, data=data)
 
 
+def unlock(session: Session, *, actor: User, target: User) -> User:
+    """Lift ``target``'s lockout, within the role rules (the operator's CLI skips them)."""
+    _ensure_can_manage(actor, target)
+    return lift_lockout(session, target=target)
+
+
+def lift_lockout(session: Session, *, target: User) -> User:
+    target.failed_logins = 0
+    target.locked_until = None
+    session.add(target)
+    session.flush()
+    return target
+
+
 def update_account(session: Session, *, target: User, data: UserAdminUpdate) -> User:
     """Change an account's role or active flag under the one rule that binds everyone,
-    the platform's operator included: a blog keeps at least one active owner."""
+    the platform's operator included: a blog keeps at least one active owner. Deactivating
+    ends every login and access token of the account at once."""
     changes = data.model_dump(exclude_unset=True)
     new_role = changes.get("role")
     demoted = new_role is not None and new_role != Role.owner
-    if demoted or changes.get("is_active") is False:
+    deactivated = changes.get("is_active") is False and target.is_active
+    if demoted or deactivated:
         _ensure_other_owner_remains(session, target=target)
     target.sqlmodel_update(changes)
     target.updated_at = utcnow()
     session.add(target)
+    if deactivated:
+        end_all_sessions(session, user=target)
     session.flush()
     return target
 
@@ -192,8 +216,8 @@ def delete_user(session: Session, *, actor: User, target: User) -> None:
 
 
 def set_password(session: Session, *, user: User, hasher: PasswordHasher, password: str) -> None:
-    """Replace a password without knowing the old one (an operator's reset). The caller
-    ends the user's logins (``blog.auth.service.revoke_all``)."""
+    """Store a new password's hash. Callers go through
+    ``blog.auth.service.replace_password``, which also ends the user's logins."""
     user.hashed_password = hasher.hash(password)
     user.updated_at = utcnow()
     session.add(user)
