@@ -9,14 +9,17 @@ from fastapi import APIRouter, Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
+from starlette.concurrency import run_in_threadpool
 
 from blog import health
 from blog.auth import routes as auth_routes
 from blog.auth.security import AuthConfig, PasswordHasher, TokenCodec
+from blog.background import BackgroundWork
 from blog.cache import ResponseCache, lookups_for
 from blog.conduit import app as conduit
 from blog.database import create_db_engine, rls_escape_reasons
 from blog.errors import install_error_handlers, responses
+from blog.mail import Mailer
 from blog.middleware import BodySizeLimit, SecurityHeaders
 from blog.posts import routes as post_routes
 from blog.ratelimit import RateLimiter
@@ -26,6 +29,9 @@ from blog.tenants.dependencies import get_tenant
 from blog.users import routes as user_routes
 
 logger = logging.getLogger(__name__)
+
+# How long shutdown waits for queued mail before it is dropped.
+SHUTDOWN_BACKGROUND_SECONDS = 10
 
 API_DESCRIPTION = """
 A multi-tenant blog API. Every blog (tenant) lives under `/api/v1/tenants/{tenant}`.
@@ -75,11 +81,17 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     engine = engine or create_db_engine(settings.database_url)
     logging.getLogger("blog").setLevel(settings.log_level)
     lookups = lookups_for(engine)
+    background = BackgroundWork(
+        max_size=settings.background_queue_size,
+        retry_delay_seconds=settings.background_retry_seconds,
+    )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         _check_row_level_security(engine, settings)
         yield
+        # Jobs may still use the database: they finish (or give up) before it goes.
+        await run_in_threadpool(background.close, SHUTDOWN_BACKGROUND_SECONDS)
         engine.dispose()
         await lookups.close()
 
@@ -94,6 +106,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.engine = engine
     app.state.auth = auth = build_auth_config(settings)
     app.state.rate_limiter = RateLimiter(engine, enabled=settings.rate_limits_enabled)
+    app.state.background = background
+    app.state.mailer = Mailer(settings, background)
 
     # Added innermost first: security headers and CORS wrap everything, errors included;
     # the cache stores responses with their security headers, and CORS answers each origin.

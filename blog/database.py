@@ -31,6 +31,8 @@ _T = TypeVar("_T")
 SQLITE_BUSY_TIMEOUT_MS = 5_000
 # Where session hooks note changes that commit must still write (the blogs' versions).
 PENDING_CHANGES = "blog.cache.changed_tenants"
+# Where blog.mail.outbox keeps letters to send once the transaction commits.
+PENDING_MAIL = "blog.mail.outbox"
 POSTGRES_CONNECT_TIMEOUT_S = 5
 
 
@@ -231,6 +233,8 @@ def _nothing_to_commit(session: Session) -> bool:
     if not session.in_transaction():
         return True
     if session.new or session.dirty or session.deleted or session.info.get(PENDING_CHANGES):
+        return False
+    if session.info.get(PENDING_MAIL):  # only a commit sends them
         return False
     connection = session.connection()
     if connection.dialect.name != "sqlite":

@@ -48,6 +48,18 @@ class Settings(BaseSettings):
     signups_per_hour_per_address: int = Field(default=20, gt=0)
     max_body_bytes: int = Field(default=1_048_576, gt=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    mail_backend: Literal["console", "smtp"] = "console"
+    mail_from: str = "blog <no-reply@localhost>"
+    smtp_host: str = "localhost"
+    smtp_port: int = Field(default=587, gt=0, lt=65536)
+    smtp_security: Literal["starttls", "tls", "none"] = "starttls"
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_timeout_seconds: float = Field(default=10, gt=0)
+    # Links in mail point at the frontend; "{tenant}" becomes the blog's slug.
+    frontend_url: str = "http://localhost:5173/{tenant}"
+    background_queue_size: int = Field(default=1000, gt=0)
+    background_retry_seconds: float = Field(default=2, ge=0)
 
     @property
     def owner_database_url(self) -> str:
@@ -66,6 +78,12 @@ class Settings(BaseSettings):
     @classmethod
     def _upper_log_level(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
+
+    @field_validator("smtp_username", "smtp_password", mode="before")
+    @classmethod
+    def _empty_means_no_login(cls, value: object) -> object:
+        """``BLOG_SMTP_USERNAME=`` (as in ``.env.example``) means no login, not an empty one."""
+        return None if value == "" else value
 
     @model_validator(mode="after")
     def _refuse_weak_secret_in_production(self) -> "Settings":
