@@ -71,7 +71,7 @@ class Builder:
         self.login = data.login
 
     def token(self, account: Account) -> str:
-        return self.codec.issue(user_id=account.user_id, tenant_id=account.tenant_id)
+        return self.codec.issue(user_id=account.user_id, tenant_id=account.tenant_id, generation=0)
 
     def tokens(self, accounts: Sequence[Account], count: int) -> Iterable[tuple[Account, str]]:
         """``count`` distinct tokens, cycling through ``accounts`` (each token has its jti)."""

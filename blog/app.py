@@ -45,7 +45,8 @@ Each blog also speaks the [RealWorld](https://realworld-docs.netlify.app/) API a
 """
 
 
-def build_auth_config(settings: Settings) -> AuthConfig:
+def build_auth_config(settings: Settings, mailer: Mailer | None = None) -> AuthConfig:
+    """The auth services' configuration; without ``mailer`` (commands) no mail is sent."""
     return AuthConfig(
         hasher=PasswordHasher(rounds=settings.bcrypt_rounds),
         tokens=TokenCodec(
@@ -53,6 +54,10 @@ def build_auth_config(settings: Settings) -> AuthConfig:
             lifetime=timedelta(minutes=settings.access_token_minutes),
         ),
         refresh_lifetime=timedelta(days=settings.refresh_token_days),
+        mailer=mailer,
+        frontend_url=settings.frontend_url,
+        reset_lifetime=timedelta(minutes=settings.password_reset_minutes),
+        email_link_lifetime=timedelta(hours=settings.email_link_hours),
     )
 
 
@@ -104,10 +109,10 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     )
     app.state.settings = settings
     app.state.engine = engine
-    app.state.auth = auth = build_auth_config(settings)
-    app.state.rate_limiter = RateLimiter(engine, enabled=settings.rate_limits_enabled)
     app.state.background = background
-    app.state.mailer = Mailer(settings, background)
+    app.state.mailer = mailer = Mailer(settings, background)
+    app.state.auth = auth = build_auth_config(settings, mailer)
+    app.state.rate_limiter = RateLimiter(engine, enabled=settings.rate_limits_enabled)
 
     # Added innermost first: security headers and CORS wrap everything, errors included;
     # the cache stores responses with their security headers, and CORS answers each origin.

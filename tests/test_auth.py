@@ -274,7 +274,14 @@ def test_login_returns_bearer_token_pair(
     response = request_token(client, tenant, account.username)
 
     body = response.json()
-    assert set(body) == {"access_token", "token_type", "expires_in", "refresh_token"}
+    assert set(body) == {
+        "access_token",
+        "token_type",
+        "expires_in",
+        "refresh_token",
+        "csrf_token",
+    }
+    assert body["csrf_token"] is None  # only a cookie login has one
     assert body["token_type"] == "bearer"
     assert body["expires_in"] == 900
     assert body["refresh_token"]

@@ -29,6 +29,7 @@ from blog.tenants.models import Tenant
 from blog.users.models import Role, User
 from tests.factories import (
     DEFAULT_PASSWORD,
+    AuthSessionFactory,
     CommentFactory,
     FavoriteFactory,
     FollowFactory,
@@ -122,11 +123,12 @@ def live_tokens(engine: Engine, user_id: uuid.UUID) -> int:
 
 
 def add_login(session: Session, user: User) -> None:
+    login = AuthSessionFactory(user=user)
     session.add(
         RefreshToken(
             tenant_id=user.tenant_id,
             user_id=user.id,
-            family_id=uuid.uuid4(),
+            family_id=login.id,
             token_hash=secrets.token_hex(32),
             expires_at=utcnow() + timedelta(days=1),
         )
@@ -383,7 +385,9 @@ def test_tenants_delete_removes_that_blog_and_nothing_else(
     assert removed == {
         "tenants": "1",
         "users": "3",
+        "auth_sessions": "1",
         "refresh_tokens": "1",
+        "account_tokens": "0",
         "tags": "3",
         "posts": "3",
         "post_tags": "4",
@@ -648,11 +652,15 @@ def test_users_reset_password_prompt_needs_the_same_password_twice(
 
 def test_the_export_format_covers_every_column_but_tenant_id() -> None:
     assert set(TenantRow.model_fields) == set(metadata.tables["tenants"].columns.keys())
+    # Lockout counters and token generations belong to this deployment's logins.
+    not_exported = {"tenant_id", "failed_logins", "locked_until", "token_generation"}
     for name, _model, row in TABLES:
-        assert set(row.model_fields) == set(metadata.tables[name].columns.keys()) - {"tenant_id"}
+        assert set(row.model_fields) == set(metadata.tables[name].columns.keys()) - not_exported
     exported = {name for name, _, _ in TABLES}
     owned = {str(model.__tablename__) for model in tenant_models()}
-    assert exported == owned - {"refresh_tokens"}, "a tenant-owned table is not exported"
+    # Logins and mailed links are credentials of this deployment: never exported.
+    credentials = {"refresh_tokens", "auth_sessions", "account_tokens"}
+    assert exported == owned - credentials, "a tenant-owned table is not exported"
 
 
 def test_export_holds_one_blog_whole_and_nothing_of_another(

@@ -28,9 +28,11 @@ def test_create_tenant_returns_tenant_and_owner(client: TestClient) -> None:
         "slug": "acme",
         "name": "Acme",
         "registration_open": True,
+        "require_verified_email": False,
         "created_at": body["tenant"]["created_at"],
     }
     assert body["owner"]["role"] == "owner"
+    assert body["owner"]["email_verified"] is False  # a link is mailed
     assert body["owner"]["email"] == "owner@acme.example"
     assert body["owner"]["username"] == "AcmeOwner"
     assert "hashed_password" not in body["owner"]
@@ -88,7 +90,13 @@ def test_read_public_info(client: TestClient, tenant: Tenant) -> None:
 
     assert response.status_code == 200
     assert response.json()["slug"] == tenant.slug
-    assert set(response.json()) == {"slug", "name", "registration_open", "created_at"}
+    assert set(response.json()) == {
+        "slug",
+        "name",
+        "registration_open",
+        "require_verified_email",
+        "created_at",
+    }
 
 
 def test_unknown_tenant_is_404(client: TestClient) -> None:

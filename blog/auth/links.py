@@ -26,12 +26,17 @@ from blog.auth.models import AccountToken, LinkPurpose
 from blog.auth.security import AuthConfig, hash_refresh_token, new_refresh_token
 from blog.background import BackgroundWork, Job
 from blog.database import new_session, utcnow
-from blog.mail import Letter, frontend_link, send_after_commit
+from blog.mail import Letter, TemplateName, frontend_link, send_after_commit
 from blog.tenancy import bind_tenant
 from blog.tenants.models import Tenant
 from blog.users import service as users_service
 from blog.users.models import User
 
+TEMPLATES: dict[LinkPurpose, TemplateName] = {
+    LinkPurpose.verify_email: "verify_email",
+    LinkPurpose.reset_password: "reset_password",
+    LinkPurpose.change_email: "confirm_email_change",
+}
 # The page of the blog's frontend each link opens; it posts the token back to the API.
 ACTIONS = {
     LinkPurpose.verify_email: "verify-email",
@@ -41,7 +46,13 @@ ACTIONS = {
 
 
 def _mail(
-    session: Session, *, auth: AuthConfig, tenant: Tenant, to: str, template: str, **context: str
+    session: Session,
+    *,
+    auth: AuthConfig,
+    tenant: Tenant,
+    to: str,
+    template: TemplateName,
+    **context: str,
 ) -> None:
     if auth.mailer is None:
         return
@@ -84,7 +95,7 @@ def _send_link(
         auth=auth,
         tenant=tenant,
         to=email,
-        template=purpose.value if purpose != LinkPurpose.change_email else "confirm_email_change",
+        template=TEMPLATES[purpose],
         username=user.username,
         link=link,
         expires_minutes=str(int(lifetime.total_seconds() // 60)),
@@ -273,3 +284,30 @@ def queue_password_reset(
             run=partial(password_reset_job, engine, auth=auth, tenant_id=tenant.id, email=email),
         )
     )
+
+
+def change_email_at_once(
+    session: Session, *, auth: AuthConfig, tenant: Tenant, user: User, new_email: str
+) -> None:
+    """For the RealWorld API, whose ``PUT /user`` sets the address directly: it changes
+    now but unproven; the old address is told, the new one gets a verification link."""
+    new_email = new_email.lower()
+    if new_email == user.email:
+        return
+    users_service.ensure_email_available(session, email=new_email, exclude=user.id)
+    old_email = user.email
+    user.email = new_email
+    user.email_verified_at = None
+    user.updated_at = utcnow()
+    session.add(user)
+    session.flush()
+    _mail(
+        session,
+        auth=auth,
+        tenant=tenant,
+        to=old_email,
+        template="email_replaced",
+        username=user.username,
+        new_email=new_email,
+    )
+    send_verification(session, auth=auth, tenant=tenant, user=user)

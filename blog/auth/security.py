@@ -171,7 +171,7 @@ class AuthConfig:
     refresh_lifetime: timedelta
     # Mailed links: where they point ({tenant}: the blog's slug) and how long they work.
     # Without a mailer (the CLI, the seeder) no mail is sent.
-    mailer: "Mailer | None" = None
-    frontend_url: str = "http://localhost:5173/{tenant}"
-    reset_lifetime: timedelta = timedelta(minutes=30)
-    email_link_lifetime: timedelta = timedelta(hours=48)
+    mailer: "Mailer | None"
+    frontend_url: str
+    reset_lifetime: timedelta
+    email_link_lifetime: timedelta

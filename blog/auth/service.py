@@ -120,7 +120,7 @@ def _lock_after(failed_logins: int, threshold: int) -> timedelta | None:
     """How long ``failed_logins`` wrong passwords in a row lock an account (None: not)."""
     if threshold <= 0 or failed_logins < threshold:
         return None
-    return min(FIRST_LOCK * 2 ** min(failed_logins - threshold, 20), LONGEST_LOCK)
+    return min(FIRST_LOCK * (1 << min(failed_logins - threshold, 20)), LONGEST_LOCK)
 
 
 def _count_failure(session: Session, *, tenant: Tenant, user: User) -> None:

@@ -29,6 +29,7 @@ def open_session(session: Session, *, user: User, user_agent: str | None) -> Aut
         user_agent=(user_agent or None) and user_agent[:255],
     )
     session.add(login)
+    session.flush()  # before its refresh tokens, which refer to it
     return login
 
 

@@ -11,6 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response, status
 from sqlmodel import Session
 
+from blog.auth import links
 from blog.auth import service as auth_service
 from blog.auth.dependencies import PASSWORD_WORK, TOKEN_OPTIONAL, SignupLimit, count_login_attempt
 from blog.cache import found_version
@@ -175,6 +176,7 @@ def _new_token(user: User, auth: AuthConfigDep, settings: SettingsDep) -> str:
     return auth.tokens.issue(
         user_id=user.id,
         tenant_id=user.tenant_id,
+        generation=user.token_generation,
         lifetime=timedelta(hours=settings.conduit_token_hours),
     )
 
@@ -205,6 +207,7 @@ def register(
         hasher=auth.hasher,
         data=UserCreate(email=new.email, username=new.username, password=new.password),
     )
+    links.send_verification(session, auth=auth, tenant=tenant, user=user)
     return _user(user, _new_token(user, auth, settings))
 
 
@@ -227,7 +230,7 @@ def login(
 ) -> schemas.UserResponse:
     count_login_attempt(request, limiter, settings, tenant=tenant, login=data.user.email)
     user = auth_service.check_credentials(
-        session, auth=auth, login=data.user.email, password=data.user.password
+        session, auth=auth, tenant=tenant, login=data.user.email, password=data.user.password
     )
     return _user(user, _new_token(user, auth, settings))
 
@@ -254,16 +257,24 @@ def read_user(user: CurrentUser, token: PresentedToken) -> schemas.UserResponse:
 def update_user(
     data: schemas.UpdateUserRequest,
     user: CurrentUser,
+    tenant: ConduitTenant,
     token: PresentedToken,
     session: SessionDep,
     auth: AuthConfigDep,
+    settings: SettingsDep,
 ) -> schemas.UserResponse:
-    """A new `password` ends the user's other logins; this token stays valid."""
+    """A new `email` takes effect at once, unverified: the old address is told and the new
+    one gets a verification link. A new `password` ends every other token and login: the
+    answer carries a new token."""
     changes = data.user.model_dump(exclude_unset=True)
     password = changes.pop("password", None)
+    email = changes.pop("email", None)
     users_service.update_profile(session, user=user, data=UserSelfUpdate(**changes))
+    if email is not None:
+        links.change_email_at_once(session, auth=auth, tenant=tenant, user=user, new_email=email)
     if password is not None:
         auth_service.replace_password(session, auth=auth, user=user, password=password)
+        token = _new_token(user, auth, settings)
     return _user(user, token or "")
 
 
