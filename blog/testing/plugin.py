@@ -12,6 +12,21 @@ server named by ``BLOG_TEST_POSTGRES_URL`` (and dropped afterwards), migrated by
 Alembic as the owner, while the app under test connects as ``blog_app``: a role that
 owns nothing and cannot bypass row-level security, as in production. Every test
 starts with empty tables.
+
+Mail goes to the console backend (logged) unless a module sends it to ``mail_server``, a
+real SMTP server on loopback::
+
+    @pytest.fixture
+    def settings(settings: Settings, mail_server: MailServer) -> Settings:
+        return mail_server.settings_for(settings)
+
+    def test_reset(client, mail_server, ...):
+        ...
+        (message,) = mail_server.wait_for("ada@example.com")
+        token = token_in(message)  # from blog.testing.mail
+
+Mail leaves in the background, after the response: ``wait_for`` it, or
+``app.state.background.drain(5)`` before asserting that none was sent.
 """
 
 import os
@@ -34,6 +49,7 @@ from blog.tenancy import cross_tenant
 from blog.tenants.models import Tenant
 from blog.testing import factories
 from blog.testing.factories import TenantFactory, UserFactory
+from blog.testing.mail import MailServer
 from blog.users.models import Role, User
 
 POSTGRES_URL_VARIABLE = "BLOG_TEST_POSTGRES_URL"
@@ -172,12 +188,25 @@ def settings(database_url: str) -> Settings:
         secret_key=TEST_SECRET_KEY,  # type: ignore[arg-type]
         bcrypt_rounds=4,
         cors_origins=["http://localhost:5173"],
+        background_retry_seconds=0.01,
     )
 
 
 @pytest.fixture
-def app(settings: Settings, engine: Engine) -> FastAPI:
-    return create_app(settings, engine=engine)
+def app(settings: Settings, engine: Engine) -> Iterator[FastAPI]:
+    app = create_app(settings, engine=engine)
+    yield app
+    app.state.background.close(5)  # its worker, when the test did not run the lifespan
+
+
+@pytest.fixture
+def mail_server() -> Iterator[MailServer]:
+    """A real SMTP server on 127.0.0.1 that keeps what it receives (see the module's
+    docstring for sending the app's mail to it)."""
+    server = MailServer()
+    server.start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture
