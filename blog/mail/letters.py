@@ -16,7 +16,9 @@ from urllib.parse import quote, urlencode
 
 import jinja2
 
-TemplateName = Literal["verify_email", "reset_password", "confirm_email_change", "email_changed"]
+TemplateName = Literal[
+    "verify_email", "reset_password", "confirm_email_change", "email_changed", "email_replaced"
+]
 
 # The context each template needs (the templates use exactly these; a test checks it).
 CONTEXT_KEYS: Final[Mapping[TemplateName, frozenset[str]]] = {
@@ -26,6 +28,8 @@ CONTEXT_KEYS: Final[Mapping[TemplateName, frozenset[str]]] = {
     "confirm_email_change": frozenset({"blog_name", "username", "link", "expires_minutes"}),
     # To the old address: a warning that can be acted on if the change was not its owner's.
     "email_changed": frozenset({"blog_name", "username", "new_email"}),
+    # To the old address, when an API without confirmation (RealWorld) changed it at once.
+    "email_replaced": frozenset({"blog_name", "username", "new_email"}),
 }
 
 templates = jinja2.Environment(
