@@ -40,7 +40,7 @@ def settings(settings: Settings, mail_server: MailServer) -> Settings:
 def logs(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
     """Every log line of the test, to check that none holds a token."""
     caplog.set_level(logging.DEBUG)
-    yield caplog
+    return caplog
 
 
 def token_pair(
@@ -830,7 +830,7 @@ def test_no_answer_of_a_flow_holds_a_token_hash_or_code(
     answers.append(me(client, tenant, bearer(pair)))
     answers.append(client.get(tenant_path(tenant, "/users/me/sessions"), headers=bearer(pair)))
 
-    hashes = [row for row in db.exec(select(AccountToken.token_hash)).all()]
+    hashes = list(db.exec(select(AccountToken.token_hash)).all())
     for answer in answers:
         for secret in (token, *hashes, member.hashed_password):
             assert secret not in answer.text

@@ -50,16 +50,25 @@ import sqlalchemy as sa
 from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from blog.app import create_app
+from blog.auth.models import LinkPurpose
 from blog.conduit import app as conduit
+from blog.database import utcnow
 from blog.models import metadata
 from blog.posts.models import PostStatus
 from blog.settings import Settings
 from blog.tenants.models import Tenant
 from blog.users.models import Role, User
-from tests.factories import DEFAULT_PASSWORD, CommentFactory, PostFactory, UserFactory
+from tests.factories import (
+    DEFAULT_PASSWORD,
+    AccountTokenFactory,
+    AuthSessionFactory,
+    CommentFactory,
+    PostFactory,
+    UserFactory,
+)
 from tests.test_auth import b64url, flip_signature_character, sign
 
 AuthHeaders = Callable[[User], dict[str, str]]
@@ -175,6 +184,31 @@ ACCOUNT_SELF_OR_ADMIN = Policy(
         Case("owner", OK, target=Role.owner),
     ),
 )
+UNLOCKER = Policy(
+    "admin and above; owners only by owners",
+    "required",
+    caller="admin",
+    cases=(
+        *ADMIN.cases,
+        Case("admin", 403, target=Role.owner),
+        Case("owner", OK, target=Role.owner),
+    ),
+)
+# The world's reader has not proven their address yet; everyone else has (409).
+UNVERIFIED_MEMBER = Policy(
+    "a member whose address is unproven",
+    "required",
+    caller="reader",
+    cases=(Case("reader", OK), *(Case(label, 409) for label in MEMBERS if label != "reader")),
+)
+# Only the reader has a login at {session_id}; to anyone else it does not exist.
+SESSION_OWNER = Policy(
+    "the member whose login it is",
+    "required",
+    caller="reader",
+    cases=(Case("reader", OK), *(Case(label, 404) for label in MEMBERS if label != "reader")),
+)
+LINK_HOLDER = Policy("the holder of a mailed link (its token in the body)", "ignored")
 FOLLOWER = Policy(
     "any member, on another member (following yourself: 422)",
     "required",
@@ -217,6 +251,16 @@ ROUTE_POLICY: Final[dict[str, Policy]] = {
     "POST /api/v1/tenants/{tenant}/auth/token": ANYONE,
     "POST /api/v1/tenants/{tenant}/auth/refresh": REFRESH_HOLDER,
     "POST /api/v1/tenants/{tenant}/auth/logout": REFRESH_HOLDER,
+    "POST /api/v1/tenants/{tenant}/auth/verify-email": LINK_HOLDER,
+    "POST /api/v1/tenants/{tenant}/auth/verify-email/resend": UNVERIFIED_MEMBER,
+    "POST /api/v1/tenants/{tenant}/auth/password/forgot": ANYONE,
+    "POST /api/v1/tenants/{tenant}/auth/password/reset": LINK_HOLDER,
+    "POST /api/v1/tenants/{tenant}/auth/email/confirm": LINK_HOLDER,
+    "POST /api/v1/tenants/{tenant}/users/me/email": MEMBER,
+    "GET /api/v1/tenants/{tenant}/users/me/sessions": MEMBER,
+    "DELETE /api/v1/tenants/{tenant}/users/me/sessions": MEMBER,
+    "DELETE /api/v1/tenants/{tenant}/users/me/sessions/{session_id}": SESSION_OWNER,
+    "POST /api/v1/tenants/{tenant}/users/{user_id}/unlock": UNLOCKER,
     "GET /api/v1/tenants/{tenant}/users/me": MEMBER,
     "PATCH /api/v1/tenants/{tenant}/users/me": MEMBER,
     "POST /api/v1/tenants/{tenant}/users/me/password": MEMBER,
@@ -381,6 +425,7 @@ class Objects:
     post_id: str
     slug: str
     comment_id: str
+    session_id: str  # a login of the blog's reader
 
     def fill(self, template: str) -> str:
         def value(match: re.Match[str]) -> str:
@@ -542,13 +587,45 @@ class World:
         target = UserFactory.create(tenant=site.tenant, role=target_role)
         post = PostFactory.create(author=site.users["author"])
         comment = CommentFactory.create(post=post, author=site.users["commenter"])
-        objects = Objects(site.slug, str(target.id), str(post.id), post.slug, str(comment.id))
+        reader = site.users["reader"]
+        # A case may have deleted the reader; a route with {session_id} then has no case left.
+        reader_left = self.db.execute(
+            sa.select(sa.column("id"))
+            .select_from(sa.table("users"))
+            .where(sa.column("id") == reader.id)
+        ).first()
+        login = (
+            str(AuthSessionFactory.create(user=reader).id)
+            if reader_left is not None
+            else site.objects.session_id
+        )
+        objects = Objects(
+            site.slug, str(target.id), str(post.id), post.slug, str(comment.id), login
+        )
         return objects, self.member(target)
+
+    def link(self, site: Site, purpose: LinkPurpose, **fields: object) -> str:
+        """The token of a new mailed link for ``site``'s reader."""
+        token = secrets.token_urlsafe(32)
+        AccountTokenFactory.create(
+            user=site.users["reader"], token=token, purpose=purpose, **fields
+        )
+        return token
 
     def deactivated(self, like: Member) -> Member:
         """A deactivated account of ``like``'s blog and role, with an unexpired token."""
         site = self.b if like.tenant_id == self.b.tenant_id else self.a
         return self.member(UserFactory.create(tenant=site.tenant, role=like.role, is_active=False))
+
+    def password_changed(self, like: Member) -> Member:
+        """An account of ``like``'s blog and role whose token predates a new password."""
+        site = self.b if like.tenant_id == self.b.tenant_id else self.a
+        account = UserFactory.create(tenant=site.tenant, role=like.role)
+        headers = self.member(account).headers
+        account.token_generation += 1
+        self.db.add(account)
+        self.db.commit()
+        return replace(self.member(account), headers=headers)
 
     def snapshot(self) -> Snapshot:
         """Every row of every table, to prove that an attack changed nothing."""
@@ -569,7 +646,13 @@ def member_of(user: User, auth_headers: AuthHeaders) -> Member:
 def build_site(auth_headers: AuthHeaders, tenant: Tenant) -> Site:
     """One member per label of MEMBERS; the author's post (tagged, commented) and draft."""
     users = {
-        label: UserFactory.create(tenant=tenant, role=role, username=f"{label}-{tenant.slug}")
+        label: UserFactory.create(
+            tenant=tenant,
+            role=role,
+            username=f"{label}-{tenant.slug}",
+            # The reader has yet to prove their address (it may ask for the link again).
+            email_verified_at=None if label == "reader" else utcnow(),
+        )
         for label, role in MEMBERS.items()
     }
     draft_tag = f"draft-tag-{tenant.slug}"
@@ -578,12 +661,15 @@ def build_site(auth_headers: AuthHeaders, tenant: Tenant) -> Site:
     draft = PostFactory.create(author=users["author"], status=PostStatus.draft, tags=[draft_tag])
     draft_comment = CommentFactory.create(post=draft, author=users["author"])
     author_id = str(users["author"].id)
+    login = str(AuthSessionFactory.create(user=users["reader"]).id)
     return Site(
         slug=tenant.slug,
         tenant_id=tenant.id,
         members={label: member_of(user, auth_headers) for label, user in users.items()},
-        objects=Objects(tenant.slug, author_id, str(post.id), post.slug, str(comment.id)),
-        draft=Objects(tenant.slug, author_id, str(draft.id), draft.slug, str(draft_comment.id)),
+        objects=Objects(tenant.slug, author_id, str(post.id), post.slug, str(comment.id), login),
+        draft=Objects(
+            tenant.slug, author_id, str(draft.id), draft.slug, str(draft_comment.id), login
+        ),
         draft_tag=draft_tag,
         tenant=tenant,
         users=users,
@@ -638,6 +724,25 @@ BODIES: Final[dict[str, Callable[[World, Site], Body]]] = {
         "refresh_token": w.refresh_token(s)
     },
     "POST /api/v1/tenants/{tenant}/auth/logout": lambda w, s: {"refresh_token": w.refresh_token(s)},
+    "POST /api/v1/tenants/{tenant}/auth/verify-email": lambda w, s: {
+        "token": w.link(s, LinkPurpose.verify_email)
+    },
+    "POST /api/v1/tenants/{tenant}/auth/password/forgot": lambda _w, s: {
+        "email": s.users["reader"].email
+    },
+    "POST /api/v1/tenants/{tenant}/auth/password/reset": lambda w, s: {
+        "token": w.link(s, LinkPurpose.reset_password),
+        "new_password": NEW_PASSWORD,
+    },
+    "POST /api/v1/tenants/{tenant}/auth/email/confirm": lambda w, s: {
+        "token": w.link(
+            s, LinkPurpose.change_email, email=f"moved-{secrets.token_hex(4)}@example.com"
+        )
+    },
+    "POST /api/v1/tenants/{tenant}/users/me/email": lambda _w, _s: {
+        "new_email": "moved@example.com",
+        "current_password": DEFAULT_PASSWORD,
+    },
     "PATCH /api/v1/tenants/{tenant}/users/me": lambda _w, _s: {"name": "New Name"},
     "POST /api/v1/tenants/{tenant}/users/me/password": lambda _w, _s: {
         "current_password": DEFAULT_PASSWORD,
@@ -701,6 +806,7 @@ def claims(member: Member, **changes: object) -> dict[str, object]:
         "exp": now + 900,
         "jti": secrets.token_urlsafe(12),
         "typ": "access",
+        "gen": 0,  # the generation of every account the world makes
         **changes,
     }
 
@@ -727,6 +833,8 @@ FORGERIES: Final[dict[str, Callable[[World, Member], str]]] = {
     "other secret": lambda _w, m: bearer(sign(claims(m), key="another-secret-key-" * 3)),
     "flipped signature": lambda _w, m: bearer(flip_signature_character(sign(claims(m)))),
     "deactivated account": lambda w, m: w.deactivated(m).headers["Authorization"],
+    "issued before a new password": lambda w, m: w.password_changed(m).headers["Authorization"],
+    "no generation": lambda _w, m: bearer(sign({k: v for k, v in claims(m).items() if k != "gen"})),
 }
 
 
