@@ -12,7 +12,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 from sqlmodel import Session
 
 from blog.auth import service as auth_service
-from blog.auth.dependencies import PASSWORD_WORK, TOKEN_OPTIONAL, SignupLimit, count_login_attempt
+from blog.auth.dependencies import PASSWORD_WORK, TOKEN_OPTIONAL, SignupLimit
 from blog.cache import found_version
 from blog.conduit import schemas
 from blog.conduit.dependencies import (
@@ -20,6 +20,8 @@ from blog.conduit.dependencies import (
     CurrentUser,
     EditableArticle,
     Followee,
+    LoginCredentials,
+    LoginLimit,
     MemberArticle,
     OptionalUser,
     PathComment,
@@ -38,7 +40,6 @@ from blog.posts.listing import Listing as PostListing
 from blog.posts.listing import PostFilter
 from blog.posts.models import Comment, Post, PostStatus
 from blog.posts.schemas import CommentCreate, PostCreate, PostSummaryData, PostUpdate
-from blog.ratelimit import RateLimiterDep
 from blog.schemas import NoNul
 from blog.shared import Mark, MarkKind, Scheme, shared_response
 from blog.users import service as users_service
@@ -210,24 +211,20 @@ def register(
 
 @router.post(
     "/users/login",
-    dependencies=[PASSWORD_WORK],
+    dependencies=[LoginLimit, PASSWORD_WORK],
     responses=conduit_responses(400, 413, 401, 422, 429),
     tags=["User and Authentication"],
     summary="Log in with email and password",
     operation_id="Login",
 )
 def login(
-    data: schemas.LoginUserRequest,
-    request: Request,
-    tenant: ConduitTenant,
+    credentials: LoginCredentials,
     session: SessionDep,
     auth: AuthConfigDep,
     settings: SettingsDep,
-    limiter: RateLimiterDep,
 ) -> schemas.UserResponse:
-    count_login_attempt(request, limiter, settings, tenant=tenant, login=data.user.email)
     user = auth_service.check_credentials(
-        session, auth=auth, login=data.user.email, password=data.user.password
+        session, auth=auth, login=credentials.email, password=credentials.password
     )
     return _user(user, _new_token(user, auth, settings))
 
