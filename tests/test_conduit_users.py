@@ -162,8 +162,18 @@ def test_login_with_a_wrong_password_or_unknown_email_is_the_same_401(
     wrong_password = api.login("jake@jake.jake", "not-the-password")
     unknown = api.login("nobody@jake.jake", DEFAULT_PASSWORD)
 
-    assert_error(wrong_password, 401, "email or password", "is invalid")
+    assert_error(wrong_password, 401, "credentials", "invalid")
     assert wrong_password.json() == unknown.json()
+
+
+def test_login_of_a_deactivated_account_is_the_same_401(api: Conduit, user: MakeUser) -> None:
+    user(email="jake@jake.jake", is_active=False)
+
+    response = api.login("jake@jake.jake", DEFAULT_PASSWORD)
+
+    assert response.status_code == 401
+    assert response.json() == {"errors": {"credentials": ["invalid"]}}
+    assert response.headers["WWW-Authenticate"] == "Token"
 
 
 def test_login_with_an_account_of_another_blog_is_401(
@@ -173,7 +183,7 @@ def test_login_with_an_account_of_another_blog_is_401(
 
     response = api.login("jake@jake.jake", DEFAULT_PASSWORD)
 
-    assert_error(response, 401, "email or password", "is invalid")
+    assert_error(response, 401, "credentials", "invalid")
 
 
 @pytest.mark.parametrize("field", ["email", "password"])
@@ -346,9 +356,7 @@ def test_update_user_password_replaces_the_old_one(api: Conduit, user: MakeUser)
     assert api.put("/user", me, {"user": {"password": "a-brand-new-one"}}).status_code == 200
 
     assert api.login("jake@jake.jake", "a-brand-new-one").status_code == 200
-    assert_error(
-        api.login("jake@jake.jake", DEFAULT_PASSWORD), 401, "email or password", "is invalid"
-    )
+    assert_error(api.login("jake@jake.jake", DEFAULT_PASSWORD), 401, "credentials", "invalid")
 
 
 def test_update_user_password_over_72_bytes_is_422(api: Conduit, user: MakeUser) -> None:
