@@ -350,6 +350,26 @@ def test_update_user_image_must_be_an_http_url(api: Conduit, user: MakeUser, ima
     assert ok(api.get("/user", me))["user"]["image"] == "https://x.example/a.png"
 
 
+@pytest.mark.parametrize(
+    "image", ["javascript:alert(1)", "ftp://x.example/a.png", "not a url", "HTTP://x.example/a.png"]
+)
+def test_a_refused_image_says_it_must_be_an_http_url(
+    api: Conduit, user: MakeUser, image: str
+) -> None:
+    response = api.put("/user", user(), {"user": {"image": image}})
+
+    assert_error(response, 422, "image", "must be an http(s) URL")
+
+
+def test_the_schema_documents_an_image_as_an_http_url_or_empty(api: Conduit) -> None:
+    schemas = ok(api.get("/openapi.json"))["components"]["schemas"]
+
+    image = schemas["UpdateUser"]["properties"]["image"]["anyOf"]
+
+    assert image[0]["pattern"] == "^https?://"
+    assert {"const": "", "type": "string"} in image
+
+
 def test_update_user_password_replaces_the_old_one(api: Conduit, user: MakeUser) -> None:
     me = user(email="jake@jake.jake")
 
