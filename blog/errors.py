@@ -195,13 +195,16 @@ def _http_error(exc: Exception, request: Request) -> Problem:
 def _validation_error(exc: Exception, _request: Request) -> Problem:
     assert isinstance(exc, RequestValidationError)  # noqa: S101
     # Never echo the rejected input: it may be a password. Whether it was blank is kept.
+    # A part of the request that two dependencies read (a login's credentials: its rate
+    # limit and its route) is validated, and refused, once for each: say it once.
+    unique = {(tuple(error["loc"]), error["type"], error["msg"]): error for error in exc.errors()}
     errors = tuple(
         {
             **{key: error[key] for key in ("loc", "msg", "type", "ctx") if key in error},
             "blank": error.get("input") is None
             or (isinstance(error.get("input"), str) and not error["input"].strip()),
         }
-        for error in exc.errors()
+        for error in unique.values()
     )
     first = errors[0] if errors else None
     detail = (

@@ -37,7 +37,7 @@ def settings(settings: Settings, mail_server: MailServer) -> Settings:
 
 
 @pytest.fixture
-def logs(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
+def logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
     """Every log line of the test, to check that none holds a token."""
     caplog.set_level(logging.DEBUG)
     return caplog

@@ -50,7 +50,7 @@ import sqlalchemy as sa
 from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from blog.app import create_app
 from blog.auth.models import LinkPurpose

@@ -347,6 +347,20 @@ def test_login_password_over_72_bytes_is_422(
     assert response.status_code == 422, response.text
 
 
+@pytest.mark.parametrize("missing", ["username", "password"])
+def test_login_without_a_field_names_it_once(
+    client: TestClient, tenant: Tenant, missing: str
+) -> None:
+    """The form is read by the login's rate limit and by the route: still one error."""
+    form = {"username": "jane", "password": "long-enough"}
+    del form[missing]
+
+    response = client.post(tenant_path(tenant, "/auth/token"), data=form)
+
+    assert response.status_code == 422, response.text
+    assert [error["loc"] for error in response.json()["errors"]] == [["body", missing]]
+
+
 def test_login_under_another_tenants_path_is_401(
     client: TestClient, other_tenant: Tenant, user: MakeUser
 ) -> None:

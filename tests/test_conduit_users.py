@@ -7,14 +7,24 @@ Written from the RealWorld spec (``POST /users``, ``POST /users/login``, ``GET``
 """
 
 import time
+from collections.abc import Iterator
 from typing import Any
 
+import httpx2 as httpx
 import pytest
+from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from blog.app import create_app
+from blog.auth import service as auth_service
+from blog.auth.dependencies import Callers
+from blog.conduit import dependencies as conduit_dependencies
+from blog.conduit import routes as conduit_routes
+from blog.settings import Settings
 from blog.tenants.models import Tenant
-from blog.users.models import User
+from blog.users.models import Role, User
 from tests.conduit import (
     USER_KEYS,
     AuthHeaders,
@@ -27,9 +37,11 @@ from tests.conduit import (
     conduit_path,
     error_of,
     ok,
+    token_of,
 )
+from tests.conftest import tenant_path
 from tests.factories import DEFAULT_PASSWORD, TenantFactory
-from tests.test_auth import claims_for, flip_signature_character, sign
+from tests.test_auth import claims_for, deactivate, flip_signature_character, sign
 
 JAKE = {"username": "jake", "email": "jake@jake.jake", "password": "jakejake"}
 TOO_LONG_PASSWORD = "é" * 37  # 37 characters, 74 bytes in UTF-8
@@ -162,8 +174,18 @@ def test_login_with_a_wrong_password_or_unknown_email_is_the_same_401(
     wrong_password = api.login("jake@jake.jake", "not-the-password")
     unknown = api.login("nobody@jake.jake", DEFAULT_PASSWORD)
 
-    assert_error(wrong_password, 401, "email or password", "is invalid")
+    assert_error(wrong_password, 401, "credentials", "invalid")
     assert wrong_password.json() == unknown.json()
+
+
+def test_login_of_a_deactivated_account_is_the_same_401(api: Conduit, user: MakeUser) -> None:
+    user(email="jake@jake.jake", is_active=False)
+
+    response = api.login("jake@jake.jake", DEFAULT_PASSWORD)
+
+    assert response.status_code == 401
+    assert response.json() == {"errors": {"credentials": ["invalid"]}}
+    assert response.headers["WWW-Authenticate"] == "Token"
 
 
 def test_login_with_an_account_of_another_blog_is_401(
@@ -173,7 +195,7 @@ def test_login_with_an_account_of_another_blog_is_401(
 
     response = api.login("jake@jake.jake", DEFAULT_PASSWORD)
 
-    assert_error(response, 401, "email or password", "is invalid")
+    assert_error(response, 401, "credentials", "invalid")
 
 
 @pytest.mark.parametrize("field", ["email", "password"])
@@ -199,6 +221,95 @@ def test_login_password_over_72_bytes_is_422(api: Conduit, user: MakeUser) -> No
     user(email="jake@jake.jake")
 
     assert_error_on(api.login("jake@jake.jake", TOO_LONG_PASSWORD), 422, "password")
+
+
+# --- the login's rate limits (the native login's, as a dependency of the route) ---------------
+
+
+@pytest.fixture
+def strict_api(
+    settings: Settings, engine: Engine, tenant: Tenant, auth_headers: AuthHeaders
+) -> Iterator[Conduit]:
+    """The RealWorld API of ``tenant`` with low login limits: 3 a minute per account, and 6
+    logins and refreshes a minute per client address."""
+    strict = settings.model_copy(
+        update={"login_attempts_per_minute": 3, "auth_requests_per_minute_per_address": 6}
+    )
+    with TestClient(create_app(strict, engine=engine)) as client:
+        yield Conduit(client, tenant, auth_headers)
+
+
+def assert_rate_limited(response: httpx.Response) -> None:
+    errors = error_of(response, 429)
+    assert list(errors) == ["rate_limited"], errors
+    assert 1 <= int(response.headers["Retry-After"]) <= 60
+
+
+def test_the_login_route_declares_the_login_limit() -> None:
+    (login,) = [
+        route
+        for route in conduit_routes.router.routes
+        if isinstance(route, APIRoute) and route.name == "login"
+    ]
+
+    assert conduit_dependencies.LoginLimit in login.dependencies
+
+
+def test_login_attempts_are_limited_per_account(strict_api: Conduit, user: MakeUser) -> None:
+    user(email="jake@jake.jake")
+    user(email="bystander@jake.jake")
+
+    refused = [strict_api.login("jake@jake.jake", "wrong").status_code for _ in range(3)]
+    blocked = strict_api.login("Jake@Jake.Jake", DEFAULT_PASSWORD)
+
+    assert refused == [401, 401, 401]
+    assert_rate_limited(blocked)
+    assert strict_api.login("bystander@jake.jake", DEFAULT_PASSWORD).status_code == 200
+
+
+def test_login_attempts_at_unknown_accounts_are_limited_too(strict_api: Conduit) -> None:
+    for _ in range(3):
+        assert strict_api.login("ghost@jake.jake", "whatever").status_code == 401
+
+    assert_rate_limited(strict_api.login("ghost@jake.jake", "whatever"))
+
+
+def test_login_attempts_are_limited_per_address(strict_api: Conduit, user: MakeUser) -> None:
+    emails = [user().email for _ in range(4)]
+
+    statuses = [strict_api.login(email, "wrong").status_code for email in emails for _ in range(2)]
+
+    assert statuses[:6] == [401] * 6
+    assert_rate_limited(strict_api.login(emails[0], DEFAULT_PASSWORD))
+    assert statuses[6:] == [429, 429]
+
+
+def test_an_accounts_login_limit_is_one_for_both_apis(
+    strict_api: Conduit, user: MakeUser, tenant: Tenant
+) -> None:
+    user(email="jake@jake.jake")
+
+    native = [
+        strict_api.client.post(
+            tenant_path(tenant, "/auth/token"),
+            data={"username": "jake@jake.jake", "password": "wrong"},
+        ).status_code
+        for _ in range(2)
+    ]
+    conduit = strict_api.login("jake@jake.jake", "wrong")
+
+    assert (native, conduit.status_code) == ([401, 401], 401)
+    assert_rate_limited(strict_api.login("jake@jake.jake", DEFAULT_PASSWORD))
+
+
+def test_a_login_whose_body_is_refused_is_not_counted(strict_api: Conduit, user: MakeUser) -> None:
+    user(email="jake@jake.jake")
+
+    for _ in range(4):
+        refused = strict_api.post("/users/login", None, {"user": {"email": "jake@jake.jake"}})
+        assert_error(refused, 422, "password", "can't be blank")
+
+    assert strict_api.login("jake@jake.jake", DEFAULT_PASSWORD).status_code == 200
 
 
 # --- GET /user and tokens ---------------------------------------------------------------------
@@ -267,6 +378,101 @@ def test_a_token_of_a_deleted_account_is_401_invalid(
     assert gone.status_code == 204, gone.text
 
     assert_bad_token(api.get("/user", token))
+
+
+@pytest.fixture
+def authenticated(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The tokens ``auth_service.authenticate``, the one check of a token, is given."""
+    tokens: list[str] = []
+    real = auth_service.authenticate
+
+    def authenticate(session: Session, **given: Any) -> User:
+        tokens.append(given["token"])
+        return real(session, **given)
+
+    monkeypatch.setattr(auth_service, "authenticate", authenticate)
+    return tokens
+
+
+def test_a_deactivated_accounts_token_is_refused_by_both_apis_alike(
+    api: Conduit,
+    user: MakeUser,
+    client: TestClient,
+    tenant: Tenant,
+    auth_headers: AuthHeaders,
+    db: Session,
+    authenticated: list[str],
+) -> None:
+    """Both APIs, reading and writing, ask the one native check (which refuses it)."""
+    me = user(role=Role.author)
+    bearer, token = auth_headers(me), api.token(me)
+    deactivate(db, me)
+
+    native = client.get(tenant_path(tenant, "/users/me"), headers=bearer)
+    native_write = client.post(
+        tenant_path(tenant, "/posts"), json={"title": "T", "body": "B"}, headers=bearer
+    )
+    conduit = api.get("/user", token)
+    conduit_write = api.create_article(token)
+
+    for refused in (native, native_write):
+        assert refused.status_code == 401, refused.text
+        assert refused.json()["code"] == "invalid_token"
+    assert_bad_token(conduit)
+    assert_bad_token(conduit_write)
+    assert authenticated == [token_of(bearer)] * 2 + [token] * 2
+
+
+def test_a_request_checks_its_token_once(
+    api: Conduit, user: MakeUser, authenticated: list[str]
+) -> None:
+    """A route and its dependencies asking for the caller (an editable article asks too)
+    share one check."""
+    me = user(role=Role.author)
+    token = api.token(me)
+    slug = api.article(token)["slug"]
+    authenticated.clear()
+
+    ok(api.update_article(slug, token, body="Changed"))
+    ok(api.create_article(token, title="Another one"), 201)
+
+    assert authenticated == [token, token]
+
+
+def dependency_of(annotated: Any) -> object:
+    """The dependency function of an ``Annotated[..., Depends(f)]`` alias: ``f``."""
+    (depends,) = annotated.__metadata__
+    return depends.dependency
+
+
+def test_the_adapters_callers_are_the_native_dependencies() -> None:
+    """Its token scheme, tenant and 401 wording are parameters; the checks are not its own."""
+    callers = conduit_dependencies.CONDUIT_CALLERS
+
+    assert isinstance(callers, Callers)
+    assert dependency_of(conduit_dependencies.CurrentUser) is callers.current_user
+    assert dependency_of(conduit_dependencies.OptionalUser) is callers.optional_user
+
+
+@pytest.mark.parametrize("role", list(Role))
+def test_who_may_write_is_one_rule_for_both_apis(
+    api: Conduit,
+    client: TestClient,
+    tenant: Tenant,
+    user: MakeUser,
+    auth_headers: AuthHeaders,
+    role: Role,
+) -> None:
+    member = user(role=role)
+
+    native = client.post(
+        tenant_path(tenant, "/posts"),
+        json={"title": "T", "body": "B"},
+        headers=auth_headers(member),
+    )
+    conduit = api.create_article(member)
+
+    assert native.status_code == conduit.status_code == (403 if role is Role.reader else 201)
 
 
 # --- PUT /user --------------------------------------------------------------------------------
@@ -340,15 +546,33 @@ def test_update_user_image_must_be_an_http_url(api: Conduit, user: MakeUser, ima
     assert ok(api.get("/user", me))["user"]["image"] == "https://x.example/a.png"
 
 
+@pytest.mark.parametrize(
+    "image", ["javascript:alert(1)", "ftp://x.example/a.png", "not a url", "HTTP://x.example/a.png"]
+)
+def test_a_refused_image_says_it_must_be_an_http_url(
+    api: Conduit, user: MakeUser, image: str
+) -> None:
+    response = api.put("/user", user(), {"user": {"image": image}})
+
+    assert_error(response, 422, "image", "must be an http(s) URL")
+
+
+def test_the_schema_documents_an_image_as_an_http_url_or_empty(api: Conduit) -> None:
+    schemas = ok(api.get("/openapi.json"))["components"]["schemas"]
+
+    image = schemas["UpdateUser"]["properties"]["image"]["anyOf"]
+
+    assert image[0]["pattern"] == "^https?://"
+    assert {"const": "", "type": "string"} in image
+
+
 def test_update_user_password_replaces_the_old_one(api: Conduit, user: MakeUser) -> None:
     me = user(email="jake@jake.jake")
 
     assert api.put("/user", me, {"user": {"password": "a-brand-new-one"}}).status_code == 200
 
     assert api.login("jake@jake.jake", "a-brand-new-one").status_code == 200
-    assert_error(
-        api.login("jake@jake.jake", DEFAULT_PASSWORD), 401, "email or password", "is invalid"
-    )
+    assert_error(api.login("jake@jake.jake", DEFAULT_PASSWORD), 401, "credentials", "invalid")
 
 
 def test_update_user_password_over_72_bytes_is_422(api: Conduit, user: MakeUser) -> None:

@@ -274,6 +274,10 @@ def test_update_me_with_a_non_http_image_is_422(
     response = update_me(client, tenant, auth_headers(user()), image=image)
 
     assert response.status_code == 422
+    assert response.json()["errors"] == [
+        {"loc": ["body", "image"], "msg": "must be an http(s) URL", "type": "url_scheme"}
+    ]
+    assert response.json()["detail"] == "Invalid image: must be an http(s) URL"
 
 
 def test_update_me_with_a_name_of_100_chars_is_allowed(

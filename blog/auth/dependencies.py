@@ -1,4 +1,10 @@
-"""Who is calling (``CurrentUser``, ``AdminUser``, …), and the limits on proving it."""
+"""Who is calling (``CurrentUser``, ``AdminUser``, …), and the limits on proving it.
+
+Every API names its callers through one :class:`Callers`: its token scheme and the
+tenant its paths name are parameters (the native ``Authorization: Bearer`` under
+``/api/v1/tenants/{tenant}``; the RealWorld adapter's ``Token`` under its mount), while
+authenticating, the role rule and who may write are written once, here.
+"""
 
 import os
 import uuid
@@ -9,16 +15,63 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, OAuth2PasswordRequestForm
 
 from blog.auth import service
-from blog.auth.exceptions import InvalidAccessToken
+from blog.auth.exceptions import EmailNotVerified, InvalidAccessToken
 from blog.auth.schemas import PasswordForgotten
 from blog.database import SessionDep, lookup
 from blog.dependencies import AuthConfigDep, SettingsDep
+from blog.errors import Unauthorized
 from blog.ratelimit import Limit, RateLimiter, RateLimiterDep, client_address
 from blog.settings import Settings
-from blog.tenants.dependencies import TenantDep
+from blog.tenants.dependencies import TenantDep, get_tenant
 from blog.tenants.models import Tenant
 from blog.users.exceptions import RoleForbidden
 from blog.users.models import Role, User
+
+# Dependencies (their parameters are FastAPI's to fill): the token a request presents
+# (None when it sends none; a malformed header is a 401), and the tenant its path names.
+TokenSource = Callable[..., Awaitable[str | None]]
+TenantSource = Callable[..., Awaitable[Tenant]]
+UserDependency = Callable[..., Awaitable[User]]
+
+
+class Callers:
+    """The dependencies naming the caller of one API, built once per API.
+
+    FastAPI runs a dependency once per request by its function: every route of an API
+    must share these functions, so that asking for the caller twice (a route and its
+    ``require_role``) authenticates once. ``missing`` is the 401 for a request sending
+    no token, in the API's own words.
+    """
+
+    def __init__(
+        self, *, token: TokenSource, tenant: TenantSource, missing: Callable[[], Unauthorized]
+    ) -> None:
+        self.tenant = tenant
+
+        async def optional_user(
+            tenant: Annotated[Tenant, Depends(self.tenant)],
+            session: SessionDep,
+            auth: AuthConfigDep,
+            presented: Annotated[str | None, Depends(token)],
+        ) -> User | None:
+            """The caller when a token is sent (an invalid one is still a 401), else None."""
+            if presented is None:
+                return None
+            return await lookup(
+                session, service.authenticate, auth=auth, tenant=tenant, token=presented
+            )
+
+        async def current_user(
+            user: Annotated[User | None, Depends(optional_user)],
+        ) -> User:
+            """The caller; a request without a token is a 401."""
+            if user is None:
+                raise missing()
+            return user
+
+        self.optional_user = optional_user
+        self.current_user = current_user
+
 
 bearer_scheme = HTTPBearer(
     auto_error=False,
@@ -29,36 +82,23 @@ bearer_scheme = HTTPBearer(
 )
 
 
-async def get_current_user(
-    tenant: TenantDep,
-    session: SessionDep,
-    auth: AuthConfigDep,
+async def bearer_token(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
-) -> User:
-    if credentials is None:
-        raise InvalidAccessToken("Not authenticated: send `Authorization: Bearer <token>`.")
-    return await lookup(
-        session, service.authenticate, auth=auth, tenant=tenant, token=credentials.credentials
-    )
+) -> str | None:
+    """The token of ``Authorization: Bearer <token>``; None when absent."""
+    return None if credentials is None else credentials.credentials
 
+
+def _bearer_missing() -> Unauthorized:
+    return InvalidAccessToken("Not authenticated: send `Authorization: Bearer <token>`.")
+
+
+# The native API's callers: a bearer token, under the tenant of ``/api/v1/tenants/{tenant}``.
+NATIVE_CALLERS = Callers(token=bearer_token, tenant=get_tenant, missing=_bearer_missing)
+get_optional_user = NATIVE_CALLERS.optional_user
+get_current_user = NATIVE_CALLERS.current_user
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
-
-
-async def get_optional_user(
-    tenant: TenantDep,
-    session: SessionDep,
-    auth: AuthConfigDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
-) -> User | None:
-    """The caller when a token is sent (an invalid one is still a 401), else None."""
-    if credentials is None:
-        return None
-    return await lookup(
-        session, service.authenticate, auth=auth, tenant=tenant, token=credentials.credentials
-    )
-
-
 OptionalUser = Annotated[User | None, Depends(get_optional_user)]
 
 # For routes taking an ``OptionalUser``: FastAPI documents the bearer scheme as required
@@ -67,10 +107,11 @@ OptionalUser = Annotated[User | None, Depends(get_optional_user)]
 TOKEN_OPTIONAL: dict[str, Any] = {"security": [{}]}
 
 
-def require_role(minimum: Role) -> Callable[[User], Awaitable[User]]:
-    """A dependency admitting the current user only with ``minimum`` role or stronger."""
+def require_role(minimum: Role, callers: Callers = NATIVE_CALLERS) -> UserDependency:
+    """A dependency admitting the caller only with ``minimum`` role or stronger."""
+    caller = callers.current_user
 
-    async def dependency(user: CurrentUser) -> User:
+    async def dependency(user: Annotated[User, Depends(caller)]) -> User:
         if not user.role.at_least(minimum):
             raise RoleForbidden()
         return user
@@ -78,8 +119,37 @@ def require_role(minimum: Role) -> Callable[[User], Awaitable[User]]:
     return dependency
 
 
+def _proven_where_required(user_dependency: UserDependency, callers: Callers) -> UserDependency:
+    """``user_dependency``'s member, if their address is proven where the blog requires
+    it for writing (reading and logging in never need it)."""
+
+    async def dependency(
+        user: Annotated[User, Depends(user_dependency)],
+        tenant: Annotated[Tenant, Depends(callers.tenant)],
+    ) -> User:
+        if tenant.require_verified_email and user.email_verified_at is None:
+            raise EmailNotVerified()
+        return user
+
+    return dependency
+
+
+def require_writer(callers: Callers = NATIVE_CALLERS) -> UserDependency:
+    """A dependency admitting members who may write posts: authors and above (readers
+    only comment), verified where the blog requires it. The one rule of who may write
+    posts, for every API."""
+    return _proven_where_required(require_role(Role.author, callers), callers)
+
+
+def require_commenter(callers: Callers = NATIVE_CALLERS) -> UserDependency:
+    """A dependency admitting members who may comment: any member, verified where the
+    blog requires it. The one rule of who may comment, for every API."""
+    return _proven_where_required(callers.current_user, callers)
+
+
 AdminUser = Annotated[User, Depends(require_role(Role.admin))]
-AuthorUser = Annotated[User, Depends(require_role(Role.author))]
+AuthorUser = Annotated[User, Depends(require_writer())]
+CommenterUser = Annotated[User, Depends(require_commenter())]
 
 
 async def _password_work_slot() -> AsyncIterator[None]:
@@ -104,26 +174,36 @@ def _limit_address(request: Request, limiter: RateLimiter, settings: Settings) -
     )
 
 
-def count_login_attempt(
-    request: Request, limiter: RateLimiter, settings: Settings, *, tenant: Tenant, login: str
-) -> None:
-    """Per client address, and per account (tenant + login) whether or not it exists."""
-    _limit_address(request, limiter, settings)
-    limiter.hit(
-        Limit("login-account", settings.login_attempts_per_minute, 60),
-        str(tenant.id),
-        login.strip().lower(),
-    )
+LoginName = Callable[..., Awaitable[str]]
 
 
-def limit_login(
-    request: Request,
-    tenant: TenantDep,
-    form: LoginForm,
-    limiter: RateLimiterDep,
-    settings: SettingsDep,
-) -> None:
-    count_login_attempt(request, limiter, settings, tenant=tenant, login=form.username)
+def login_limit(login: LoginName, *, tenant: TenantSource = get_tenant) -> Callable[..., None]:
+    """A dependency counting a login attempt, per client address and per account (tenant +
+    login, whether or not it exists). ``login`` is a dependency giving the login name sent;
+    a request whose credentials do not parse is refused before it counts."""
+
+    def limit(
+        request: Request,
+        blog: Annotated[Tenant, Depends(tenant)],
+        name: Annotated[str, Depends(login)],
+        limiter: RateLimiterDep,
+        settings: SettingsDep,
+    ) -> None:
+        _limit_address(request, limiter, settings)
+        limiter.hit(
+            Limit("login-account", settings.login_attempts_per_minute, 60),
+            str(blog.id),
+            name.strip().lower(),
+        )
+
+    return limit
+
+
+async def _form_login(form: LoginForm) -> str:
+    return form.username
+
+
+limit_login = login_limit(_form_login)
 
 
 def limit_refresh(

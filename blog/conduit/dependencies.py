@@ -1,7 +1,9 @@
 """Who is calling, and the article, profile or comment the path names, for the RealWorld API.
 
-Write routes ask for the caller before the resource, so an anonymous write is a 401
-even when the resource does not exist (a 404 would tell strangers what exists).
+The caller comes from the native dependencies (:class:`blog.auth.dependencies.Callers`)
+given this API's token scheme, tenant and 401 wording; no rule of who may do what is
+written here. Write routes ask for the caller before the resource, so an anonymous write
+is a 401 even when the resource does not exist (a 404 would tell strangers what exists).
 """
 
 from typing import Annotated
@@ -9,10 +11,10 @@ from typing import Annotated
 from fastapi import Depends, Path, Request
 from fastapi.security import APIKeyHeader
 
-from blog.auth import service as auth_service
+from blog.auth.dependencies import Callers, login_limit, require_commenter, require_writer
 from blog.auth.exceptions import InvalidAccessToken
-from blog.database import SessionDep, lookup
-from blog.dependencies import AuthConfigDep
+from blog.conduit import schemas
+from blog.database import SessionDep
 from blog.errors import Unauthorized
 from blog.posts import service as posts_service
 from blog.posts.exceptions import PostNotFound
@@ -22,8 +24,7 @@ from blog.tenants.exceptions import TenantNotFound
 from blog.tenants.models import SLUG_MAX_LENGTH as TENANT_SLUG_MAX_LENGTH
 from blog.tenants.models import Tenant
 from blog.users import service as users_service
-from blog.users.exceptions import RoleForbidden
-from blog.users.models import Role, User
+from blog.users.models import User
 
 COMMENT_NUMBER_MAX = 2**31 - 1
 
@@ -67,36 +68,27 @@ async def get_token(header: Annotated[str | None, Depends(token_header)]) -> str
 
 PresentedToken = Annotated[str | None, Depends(get_token)]
 
-
-async def get_optional_user(
-    tenant: ConduitTenant, session: SessionDep, auth: AuthConfigDep, token: PresentedToken
-) -> User | None:
-    """The caller when a token is sent (an invalid one is still a 401), else None."""
-    if token is None:
-        return None
-    return await lookup(session, auth_service.authenticate, auth=auth, tenant=tenant, token=token)
+CONDUIT_CALLERS = Callers(token=get_token, tenant=get_tenant, missing=TokenMissing)
+OptionalUser = Annotated[User | None, Depends(CONDUIT_CALLERS.optional_user)]
+CurrentUser = Annotated[User, Depends(CONDUIT_CALLERS.current_user)]
+Writer = Annotated[User, Depends(require_writer(CONDUIT_CALLERS))]
+Commenter = Annotated[User, Depends(require_commenter(CONDUIT_CALLERS))]
 
 
-OptionalUser = Annotated[User | None, Depends(get_optional_user)]
+async def get_login(data: schemas.LoginUserRequest) -> schemas.LoginUser:
+    """The credentials of ``POST /users/login``: one parse, for its rate limit and the route."""
+    return data.user
 
 
-async def get_current_user(user: OptionalUser) -> User:
-    if user is None:
-        raise TokenMissing()
-    return user
+LoginCredentials = Annotated[schemas.LoginUser, Depends(get_login)]
 
 
-CurrentUser = Annotated[User, Depends(get_current_user)]
+async def _login_email(credentials: LoginCredentials) -> str:
+    return credentials.email
 
 
-async def get_writer(user: CurrentUser) -> User:
-    """Members who may write articles (authors and above; readers only comment)."""
-    if not user.role.at_least(Role.author):
-        raise RoleForbidden()
-    return user
-
-
-Writer = Annotated[User, Depends(get_writer)]
+# The native login's limits, counting the email of the RealWorld body.
+LoginLimit = Depends(login_limit(_login_email, tenant=get_tenant))
 
 SlugPath = Annotated[str, Path(description="The article's slug.")]
 

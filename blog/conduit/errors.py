@@ -29,7 +29,7 @@ _NAMES: dict[str, tuple[str, str | None]] = {  # None: the error's own detail
     "registration_closed": ("user", "registration is closed"),
     "username_taken": ("username", "has already been taken"),
     "email_taken": ("email", "has already been taken"),
-    "invalid_credentials": ("email or password", "is invalid"),
+    "invalid_credentials": ("credentials", "invalid"),
     "invalid_token": ("token", "is invalid"),
     "token_missing": ("token", "is missing"),
     "cannot_follow_self": ("profile", "cannot follow itself"),
@@ -75,7 +75,10 @@ def render_conduit_problem(problem: Problem) -> Response:
 
 _DESCRIPTIONS = {
     400: 'A body that is not JSON in UTF-8, e.g. `{"errors": {"request": ["is malformed"]}}`.',
-    401: 'Missing or invalid token, e.g. `{"errors": {"token": ["is missing"]}}`.',
+    401: (
+        'Missing or invalid token, e.g. `{"errors": {"token": ["is missing"]}}`; a wrong '
+        'login is `{"errors": {"credentials": ["invalid"]}}`.'
+    ),
     403: 'Not yours, e.g. `{"errors": {"article": ["forbidden"]}}`.',
     404: 'No such resource in this blog, e.g. `{"errors": {"article": ["not found"]}}`.',
     409: 'Taken, e.g. `{"errors": {"username": ["has already been taken"]}}`.',

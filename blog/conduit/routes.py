@@ -13,14 +13,17 @@ from sqlmodel import Session
 
 from blog.auth import links
 from blog.auth import service as auth_service
-from blog.auth.dependencies import PASSWORD_WORK, TOKEN_OPTIONAL, SignupLimit, count_login_attempt
+from blog.auth.dependencies import PASSWORD_WORK, TOKEN_OPTIONAL, SignupLimit
 from blog.cache import found_version
 from blog.conduit import schemas
 from blog.conduit.dependencies import (
+    Commenter,
     ConduitTenant,
     CurrentUser,
     EditableArticle,
     Followee,
+    LoginCredentials,
+    LoginLimit,
     MemberArticle,
     OptionalUser,
     PathComment,
@@ -39,7 +42,6 @@ from blog.posts.listing import Listing as PostListing
 from blog.posts.listing import PostFilter
 from blog.posts.models import Comment, Post, PostStatus
 from blog.posts.schemas import CommentCreate, PostCreate, PostSummaryData, PostUpdate
-from blog.ratelimit import RateLimiterDep
 from blog.schemas import NoNul
 from blog.shared import Mark, MarkKind, Scheme, shared_response
 from blog.users import service as users_service
@@ -213,24 +215,25 @@ def register(
 
 @router.post(
     "/users/login",
-    dependencies=[PASSWORD_WORK],
+    dependencies=[LoginLimit, PASSWORD_WORK],
     responses=conduit_responses(400, 413, 401, 422, 429),
     tags=["User and Authentication"],
     summary="Log in with email and password",
     operation_id="Login",
 )
 def login(
-    data: schemas.LoginUserRequest,
-    request: Request,
+    credentials: LoginCredentials,
     tenant: ConduitTenant,
     session: SessionDep,
     auth: AuthConfigDep,
     settings: SettingsDep,
-    limiter: RateLimiterDep,
 ) -> schemas.UserResponse:
-    count_login_attempt(request, limiter, settings, tenant=tenant, login=data.user.email)
     user = auth_service.check_credentials(
-        session, auth=auth, tenant=tenant, login=data.user.email, password=data.user.password
+        session,
+        auth=auth,
+        tenant=tenant,
+        login=credentials.email,
+        password=credentials.password,
     )
     return _user(user, _new_token(user, auth, settings))
 
@@ -495,14 +498,14 @@ def list_comments(
 @router.post(
     "/articles/{slug}/comments",
     status_code=status.HTTP_201_CREATED,
-    responses=conduit_responses(400, 413, 401, 404, 409, 422),
+    responses=conduit_responses(400, 413, 401, 403, 404, 409, 422),
     tags=["Comments"],
     summary="Comment on an article",
     operation_id="CreateArticleComment",
 )
 def add_comment(
     data: schemas.NewCommentRequest,
-    author: CurrentUser,
+    author: Commenter,
     article: MemberArticle,
     session: SessionDep,
 ) -> schemas.SingleCommentResponse:

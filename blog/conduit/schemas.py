@@ -5,10 +5,11 @@ here too, under the RealWorld field name. Outputs are built from domain objects.
 """
 
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
 from pydantic.alias_generators import to_camel
+from pydantic.config import JsonDict
 
 from blog.auth.schemas import Password
 from blog.posts.models import DESCRIPTION_MAX_LENGTH
@@ -31,6 +32,14 @@ Timestamp = Annotated[
 def _empty_as_none(value: object) -> object:
     """RealWorld clients clear ``bio`` and ``image`` by sending ``""``."""
     return None if value == "" else value
+
+
+def _document_empty(schema: JsonDict) -> None:
+    """Lists ``""`` among a field's values: :func:`_empty_as_none` takes it before
+    validation, so it is not a member of the type (whose errors a client would show)."""
+    members = schema.get("anyOf")
+    if isinstance(members, list):
+        members.insert(-1, {"const": "", "type": "string"})
 
 
 # Required and not blank here (the native API allows an empty one).
@@ -80,7 +89,11 @@ class UpdateUser(_Input):
     username: Omittable[Username] = None
     password: Omittable[Password] = None
     bio: Annotated[Bio | None, BeforeValidator(_empty_as_none)] = None
-    image: Annotated[ImageUrl | Literal[""] | None, BeforeValidator(_empty_as_none)] = None
+    image: Annotated[
+        ImageUrl | None,
+        BeforeValidator(_empty_as_none),
+        Field(json_schema_extra=_document_empty),
+    ] = None
 
 
 class UpdateUserRequest(_Input):

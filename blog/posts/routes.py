@@ -6,7 +6,13 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response, status
 from sqlmodel import Session
 
-from blog.auth.dependencies import TOKEN_OPTIONAL, AuthorUser, CurrentUser, OptionalUser
+from blog.auth.dependencies import (
+    TOKEN_OPTIONAL,
+    AuthorUser,
+    CommenterUser,
+    CurrentUser,
+    OptionalUser,
+)
 from blog.cache import found_version
 from blog.database import SessionDep, in_thread
 from blog.errors import responses
@@ -195,11 +201,11 @@ def list_comments(post: VisiblePost, session: SessionDep, page: PageDep) -> Page
 @router.post(
     "/posts/{post_id}/comments",
     status_code=status.HTTP_201_CREATED,
-    responses=responses(400, 401, 409, 413),
-    summary="Comment on a published post (any member)",
+    responses=responses(400, 401, 403, 409, 413),
+    summary="Comment on a published post (any member; verified, if the blog requires it)",
 )
 async def add_comment(
-    author: CurrentUser, post: VisiblePost, data: CommentCreate, session: SessionDep
+    author: CommenterUser, post: VisiblePost, data: CommentCreate, session: SessionDep
 ) -> CommentRead:
     comment = await in_thread(session, service.add_comment, post=post, author=author, data=data)
     return CommentRead.model_validate(comment)

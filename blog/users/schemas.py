@@ -1,5 +1,6 @@
 """API shapes for users. No read model has a field that could hold a password hash."""
 
+import re
 import uuid
 from datetime import datetime
 from typing import Annotated
@@ -14,6 +15,7 @@ from pydantic import (
     StrictBool,
     computed_field,
 )
+from pydantic_core import PydanticCustomError
 
 from blog.auth.schemas import Password
 from blog.auth.security import check_password_bytes
@@ -43,8 +45,21 @@ Username = Annotated[
 Email = Annotated[EmailStr, BeforeValidator(lower_text), Field(examples=["jane@example.com"])]
 Name = Annotated[str, BeforeValidator(strip_text), Field(max_length=NAME_MAX_LENGTH)]
 Bio = Annotated[str, Field(max_length=BIO_MAX_LENGTH)]
+HTTP_URL = re.compile(r"^https?://")
+
+
+def _http_url(value: str) -> str:
+    """Only web addresses (never ``javascript:``), refused in words a client can show."""
+    if not HTTP_URL.match(value):
+        raise PydanticCustomError("url_scheme", "must be an http(s) URL")
+    return value
+
+
 ImageUrl = Annotated[
-    str, Field(max_length=IMAGE_URL_MAX_LENGTH, pattern=r"^https?://"), BeforeValidator(strip_text)
+    str,
+    Field(max_length=IMAGE_URL_MAX_LENGTH, json_schema_extra={"pattern": HTTP_URL.pattern}),
+    BeforeValidator(strip_text),
+    AfterValidator(_http_url),
 ]
 
 
