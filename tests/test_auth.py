@@ -95,6 +95,7 @@ def claims_for(account: User, **changes: object) -> dict[str, object]:
         "exp": now + 900,
         "jti": secrets.token_urlsafe(12),
         "typ": "access",
+        "gen": account.token_generation,
     }
     return {**claims, **changes}
 
@@ -130,6 +131,11 @@ FORGERIES: dict[str, Callable[[User], str | None]] = {
     "HS512 with right secret": lambda u: f"Bearer {sign(claims_for(u), algorithm='HS512')}",
     "other secret": lambda u: f"Bearer {sign(claims_for(u), key='another-secret-key-' * 3)}",
     "flipped signature": lambda u: f"Bearer {flip_signature_character(sign(claims_for(u)))}",
+    "another generation": lambda u: f"Bearer {sign(claims_for(u, gen=u.token_generation + 1))}",
+    "generation as text": lambda u: f"Bearer {sign(claims_for(u, gen=str(u.token_generation)))}",
+    "no generation": lambda u: (
+        f"Bearer {sign({k: v for k, v in claims_for(u).items() if k != 'gen'})}"
+    ),
 }
 
 

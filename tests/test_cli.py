@@ -720,6 +720,79 @@ def test_export_then_import_under_a_new_slug_round_trips(
     assert count(owner_engine, "refresh_tokens") == 2  # none came with the copy
 
 
+def test_a_version_2_export_imports_with_default_account_settings(
+    blog: Blog, db: Session, owner_engine: Engine, tenant: Tenant, tmp_path: Path
+) -> None:
+    """Files written before accounts had settings and verification still import: members
+    unverified, the blog with the default settings."""
+    populate(db, tenant)
+    data = {**export_of(blog, tenant.slug), "exported_at": "2026-11-30T12:00:00Z"}
+    data["version"] = 2
+    for name in ("require_verified_email", "lockout_threshold", "frontend_url"):
+        del data["tenant"][name]
+    for row in data["users"]:
+        del row["email_verified_at"]
+    file = tmp_path / "old.json"
+    file.write_text(json.dumps(data), encoding="utf-8")
+
+    result = blog("import", str(file), "--as", "old-copy")
+
+    assert result.exit_code == 0, result.output
+    copy = export_of(blog, "old-copy")
+    assert (copy["version"], copy["tenant"]["lockout_threshold"]) == (3, 5)
+    assert copy["tenant"]["require_verified_email"] is False
+    assert all(row["email_verified_at"] is None for row in copy["users"])
+
+
+def test_account_settings_and_verification_move_with_a_blog(
+    blog: Blog, db: Session, tenant: Tenant, tmp_path: Path
+) -> None:
+    populate(db, tenant)
+    tenant.require_verified_email, tenant.lockout_threshold = True, 7
+    tenant.frontend_url = "https://acme.example"
+    db.add(tenant)
+    db.commit()
+    before = export_of(blog, tenant.slug)
+    assert blog("tenants", "delete", tenant.slug, "--yes").exit_code == 0
+
+    path = tmp_path / "moved.json"
+    moved = {**before, "exported_at": "2026-12-01T12:00:00Z"}
+    path.write_text(json.dumps(moved), encoding="utf-8")
+    assert blog("import", str(path)).exit_code == 0
+
+    after = export_of(blog, tenant.slug)
+    assert after["tenant"] == before["tenant"]
+    assert [u["email_verified_at"] for u in after["users"]] == [
+        u["email_verified_at"] for u in before["users"]
+    ]
+
+
+def test_users_unlock_lifts_a_lockout(
+    blog: Blog,
+    db: Session,
+    user: Callable[..., User],
+    owner_engine: Engine,
+    tenant: Tenant,
+) -> None:
+    ann = user(username="ann", failed_logins=9, locked_until=utcnow() + timedelta(hours=1))
+
+    result = blog("users", "unlock", "--tenant", tenant.slug, "ann")
+
+    assert result.exit_code == 0, result.output
+    assert "Unlocked ann" in said(result)
+    row = get_user(owner_engine, tenant, "ann")
+    assert (row["failed_logins"], row["locked_until"]) == (0, None)
+    assert ann.id == row["id"]
+
+
+def test_users_unlock_of_an_unknown_account_is_one_line(blog: Blog, tenant: Tenant) -> None:
+    result = blog("users", "unlock", "--tenant", tenant.slug, "nobody")
+
+    assert result.exit_code == 1
+    assert "no user 'nobody'" in said(result)
+    assert "Traceback" not in result.output
+
+
 def test_a_moved_blog_keeps_its_id_and_its_users_log_in(
     blog: Blog,
     db: Session,

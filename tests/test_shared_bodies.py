@@ -200,6 +200,39 @@ def test_a_deactivated_member_is_refused_even_with_a_shared_body(
     )
 
 
+def test_a_token_of_an_ended_generation_is_refused_even_with_a_shared_body(
+    client: TestClient,
+    engine: Engine,
+    tenant: Tenant,
+    readers: list[User],
+    auth_headers: AuthHeaders,
+) -> None:
+    """A new password ends every access token at once: the cache's own member check reads
+    the generation too (here it is bumped behind the app's back, so no version moves)."""
+    alice = readers[0]
+    url = tenant_path(tenant, "/posts")
+    read_twice(client, url)
+    headers = auth_headers(alice)
+    assert client.get(url, headers=headers).headers["x-cache"] == "shared"
+
+    with engine.begin() as connection:  # raw-sql: an operator's statement, on purpose
+        if engine.dialect.name == "postgresql":  # row-level security: name the blog
+            connection.execute(
+                sa.text("SELECT set_config('app.tenant_id', :blog, true)"),
+                {"blog": str(tenant.id)},
+            )
+        users = User.__table__  # type: ignore[attr-defined]
+        connection.execute(
+            sa.update(users)
+            .where(users.c.id == alice.id)
+            .values(token_generation=users.c.token_generation + 1)
+        )
+
+    refused = client.get(url, headers=headers)
+    assert (refused.status_code, refused.headers["x-cache"]) == (401, "miss")
+    assert client.get(url, headers=auth_headers(readers[1])).headers["x-cache"] == "shared"
+
+
 @pytest.mark.parametrize(
     "authorization",
     [
