@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from blog import health
 from blog.auth import routes as auth_routes
+from blog.auth.cookies import CSRF_HEADER
 from blog.auth.security import AuthConfig, PasswordHasher, TokenCodec
 from blog.background import BackgroundWork
 from blog.cache import ResponseCache, lookups_for
@@ -127,8 +128,11 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,
+        # Credentials: the refresh cookie of ``?refresh_in=cookie`` logins, for these
+        # origins only (never with a wildcard).
+        allow_credentials=True,
         allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
-        allow_headers=["Authorization", "Content-Type", "X-Requested-With"],
+        allow_headers=["Authorization", "Content-Type", "X-Requested-With", CSRF_HEADER],
         max_age=600,
     )
     install_error_handlers(app)

@@ -840,3 +840,25 @@ def test_no_answer_of_a_flow_holds_a_token_hash_or_code(
 def test_users_made_by_factories_are_verified_unless_told() -> None:
     assert UserFactory.build().email_verified_at is not None
     assert UserFactory.build(email_verified_at=None).email_verified_at is None
+
+
+def test_an_allowed_origin_may_refresh_with_the_cookie_and_no_other_may(
+    client: TestClient, tenant: Tenant
+) -> None:
+    """The CORS preflight of a cookie refresh: credentials and the CSRF header, for the
+    configured origin only (the test settings allow http://localhost:5173)."""
+    path = tenant_path(tenant, "/auth/refresh")
+    preflight = {
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "x-csrf-token",
+    }
+
+    allowed = client.options(path, headers={"Origin": "http://localhost:5173", **preflight})
+    other = client.options(path, headers={"Origin": "https://evil.example", **preflight})
+
+    assert allowed.status_code == 200
+    assert allowed.headers["access-control-allow-credentials"] == "true"
+    assert "x-csrf-token" in allowed.headers["access-control-allow-headers"].lower()
+    assert allowed.headers["access-control-allow-origin"] == "http://localhost:5173"
+    assert other.status_code == 400
+    assert "access-control-allow-origin" not in other.headers

@@ -28,7 +28,12 @@ from blog.app import create_app
 from blog.posts.models import PostStatus
 from blog.settings import Settings
 from blog.tenants.models import Tenant
-from blog.testing.factories import DEFAULT_PASSWORD, CommentFactory, PostFactory
+from blog.testing.factories import (
+    DEFAULT_PASSWORD,
+    AuthSessionFactory,
+    CommentFactory,
+    PostFactory,
+)
 from blog.testing.plugin import TEST_SECRET_KEY
 from blog.users.models import Role, User
 
@@ -123,6 +128,7 @@ class Seed:
     slug: str = ""
     draft_id: str = ""
     comment_id: str = ""
+    session_id: str = ""  # a login of the owner
 
     def values(self, parameter: str) -> list[str]:
         return {
@@ -131,6 +137,7 @@ class Seed:
             "post_id": [self.post_id, self.draft_id],
             "slug": [self.slug],
             "comment_id": [self.comment_id],
+            "session_id": [self.session_id],
         }.get(parameter, [])
 
     def refill(self, user: Callable[..., User]) -> None:
@@ -160,7 +167,12 @@ def seed(
 ) -> Seed:
     owner = user(role=Role.owner)
     token = auth_headers(owner)["Authorization"].removeprefix("Bearer ")
-    seeded = Seed(tenant=tenant.slug, token=token, owner_id=str(owner.id))
+    seeded = Seed(
+        tenant=tenant.slug,
+        token=token,
+        owner_id=str(owner.id),
+        session_id=str(AuthSessionFactory(user=owner).id),
+    )
     seeded.refill(user)
     return seeded
 
