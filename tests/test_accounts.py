@@ -22,6 +22,7 @@ from blog.settings import Settings
 from blog.tenants.models import Tenant
 from blog.testing.mail import MailServer, link_in, text_of, token_in
 from blog.users.models import Role, User
+from tests.conduit import Conduit
 from tests.conftest import QueryCounter, tenant_path
 from tests.factories import DEFAULT_PASSWORD, AccountTokenFactory, UserFactory
 
@@ -862,3 +863,76 @@ def test_an_allowed_origin_may_refresh_with_the_cookie_and_no_other_may(
     assert allowed.headers["access-control-allow-origin"] == "http://localhost:5173"
     assert other.status_code == 400
     assert "access-control-allow-origin" not in other.headers
+
+
+# --- the RealWorld API keeps the same account rules ----------------------------------------
+
+
+def test_realworld_password_change_answers_a_new_token_and_ends_the_old(
+    api: Conduit, user: MakeUser
+) -> None:
+    member = user()
+    old = api.token(member)
+
+    response = api.put("/user", old, {"user": {"password": NEW_PASSWORD}})
+
+    assert response.status_code == 200, response.text
+    new = response.json()["user"]["token"]
+    assert new != old
+    assert api.get("/user", old).status_code == 401
+    assert api.get("/user", new).status_code == 200
+
+
+def test_realworld_email_change_is_at_once_unverified_and_told_to_both_addresses(
+    api: Conduit,
+    client: TestClient,
+    tenant: Tenant,
+    user: MakeUser,
+    auth_headers: AuthHeaders,
+    mail_server: MailServer,
+) -> None:
+    """RealWorld's PUT /user sets the address itself (its clients expect it): the change
+    is made, the address counts as unproven, the old one is told, the new one verified."""
+    member = user(email="jake@jake.jake")
+
+    response = api.put("/user", member, {"user": {"email": "Jacob@jake.jake"}})
+
+    assert response.json()["user"]["email"] == "jacob@jake.jake"
+    assert me(client, tenant, auth_headers(member)).json()["email_verified"] is False
+    (notice,) = mail_server.wait_for("jake@jake.jake")
+    assert "jacob@jake.jake" in text_of(notice)
+    (verification,) = mail_server.wait_for("jacob@jake.jake")
+    token = token_in(verification)
+    assert post_token(client, tenant, "/auth/verify-email", token=token).status_code == 204
+    assert me(client, tenant, auth_headers(member)).json()["email_verified"] is True
+
+
+def test_realworld_writers_need_a_proven_address_where_the_blog_requires_it(
+    api: Conduit, client: TestClient, tenant: Tenant, user: MakeUser, auth_headers: AuthHeaders
+) -> None:
+    require_verification(client, tenant, auth_headers(user(role=Role.owner)))
+    writer = user(email_verified_at=None)
+    article = api.create_article(user())
+    assert article.status_code == 201, article.text
+    slug = article.json()["article"]["slug"]
+
+    refused_article = api.create_article(writer)
+    refused_comment = api.post(f"/articles/{slug}/comments", writer, {"comment": {"body": "hi"}})
+
+    assert (refused_article.status_code, refused_comment.status_code) == (403, 403)
+    assert api.get(f"/articles/{slug}", writer).status_code == 200
+
+
+def test_a_realworld_login_counts_towards_the_lockout(
+    api: Conduit, client: TestClient, tenant: Tenant, user: MakeUser, auth_headers: AuthHeaders
+) -> None:
+    lock_after(client, tenant, auth_headers(user(role=Role.owner)), 2)
+    member = user(email="jake@jake.jake")
+
+    misses = [api.login("jake@jake.jake", "wrong-password").status_code for _ in range(2)]
+    locked = api.login("jake@jake.jake", DEFAULT_PASSWORD)
+
+    assert misses == [401, 401]
+    assert locked.status_code == 429
+    assert "Retry-After" in locked.headers
+    assert attempt(client, tenant, member.username, DEFAULT_PASSWORD).status_code == 429

@@ -174,9 +174,24 @@ def test_console_backend_logs_the_message_and_nothing_else_logs_the_token(
 
     (mail,) = [r for r in logs.records if r.name == "blog.mail"]
     assert "To: ada@example.com" in mail.getMessage()
-    assert "Reset your password for Acme" in mail.getMessage()
+    assert "Subject: Reset your password for Acme" in mail.getMessage()
     assert "tok%2Ben%2Fwith%3Dodd%26chars" in mail.getMessage()
     assert [r for r in logs.records if "tok" in r.getMessage() and r is not mail] == []
+
+
+def test_console_mail_shows_a_long_link_whole_for_copying(
+    settings: Settings, background: BackgroundWork, logs: pytest.LogCaptureFixture
+) -> None:
+    """Decoded text, not the wire format: quoted-printable would cut the link with ``=``."""
+    console = Mailer(settings.model_copy(update={"mail_backend": "console"}), background)
+    long_link = "https://acme.example/reset-password?token=" + "x" * 120
+
+    console.submit(letter(template="reset_password", link=long_link))
+    assert background.drain(5)
+
+    (mail,) = [r for r in logs.records if r.name == "blog.mail"]
+    assert long_link in mail.getMessage()
+    assert "<html" not in mail.getMessage()
 
 
 def test_transient_smtp_failure_is_retried(

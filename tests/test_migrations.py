@@ -77,6 +77,37 @@ def without(table: sa.Table, *names: str) -> sa.TableClause:
     )
 
 
+def add_old_member(
+    connection: sa.Connection, *, tenant: uuid.UUID, user: uuid.UUID, moment: datetime
+) -> None:
+    """A blog with one member, as rows were before the accounts migration; the connection
+    (the owner's) is declared cross-tenant for row-level security."""
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql("SELECT set_config('app.cross_tenant', 'test', true)")
+    tables = metadata.tables
+    connection.execute(
+        without(tables["tenants"], *LATER_TENANT_COLUMNS)
+        .insert()
+        .values(id=tenant, slug="old", name="Old", registration_open=True, created_at=moment)
+    )
+    connection.execute(
+        without(tables["users"], *LATER_USER_COLUMNS)
+        .insert()
+        .values(
+            tenant_id=tenant,
+            id=user,
+            email="a@old.example",
+            username="a",
+            username_key="a",
+            role="author",
+            is_active=True,
+            hashed_password="x",
+            created_at=moment,
+            updated_at=moment,
+        )
+    )
+
+
 def test_existing_comments_are_numbered_per_post_in_order_of_writing(
     empty_database_url: str,
 ) -> None:
@@ -96,30 +127,7 @@ def test_existing_comments_are_numbered_per_post_in_order_of_writing(
     engine = create_db_engine(empty_database_url)
     try:
         with engine.begin() as connection:  # the owner; declared cross-tenant for RLS
-            if connection.dialect.name == "postgresql":
-                connection.exec_driver_sql("SELECT set_config('app.cross_tenant', 'test', true)")
-            connection.execute(
-                without(tables["tenants"], *LATER_TENANT_COLUMNS)
-                .insert()
-                .values(
-                    id=tenant, slug="old", name="Old", registration_open=True, created_at=moment
-                )
-            )
-            connection.execute(
-                without(tables["users"], *LATER_USER_COLUMNS)
-                .insert()
-                .values(
-                    tenant_id=tenant,
-                    id=user,
-                    email="a@old.example",
-                    username="a",
-                    username_key="a",
-                    role="author",
-                    is_active=True,
-                    hashed_password="x",
-                    **stamps,
-                )
-            )
+            add_old_member(connection, tenant=tenant, user=user, moment=moment)
             for post in (first, second):
                 connection.execute(
                     without(tables["posts"], "last_comment_number")
@@ -185,31 +193,7 @@ def test_existing_logins_become_sessions(empty_database_url: str) -> None:
     engine = create_db_engine(empty_database_url)
     try:
         with engine.begin() as connection:
-            if connection.dialect.name == "postgresql":
-                connection.exec_driver_sql("SELECT set_config('app.cross_tenant', 'test', true)")
-            connection.execute(
-                without(tables["tenants"], *LATER_TENANT_COLUMNS)
-                .insert()
-                .values(
-                    id=tenant, slug="old", name="Old", registration_open=True, created_at=moment
-                )
-            )
-            connection.execute(
-                without(tables["users"], *LATER_USER_COLUMNS)
-                .insert()
-                .values(
-                    tenant_id=tenant,
-                    id=user,
-                    email="a@old.example",
-                    username="a",
-                    username_key="a",
-                    role="author",
-                    is_active=True,
-                    hashed_password="x",
-                    created_at=moment,
-                    updated_at=moment,
-                )
-            )
+            add_old_member(connection, tenant=tenant, user=user, moment=moment)
             for token, family, created, used, revoked in tokens:
                 connection.execute(
                     tables["refresh_tokens"]

@@ -64,6 +64,18 @@ def token_header(headers: dict[str, str], scheme: str) -> dict[str, str]:
     return {"Authorization": f"{scheme} {headers['Authorization'].split()[1]}"}
 
 
+def behind_the_apps_back(engine: Engine, tenant: Tenant, user: User, **values: object) -> None:
+    """Change a member's row as an operator's SQL would: no version of the blog moves."""
+    with engine.begin() as connection:  # raw-sql: an operator's statement, on purpose
+        if engine.dialect.name == "postgresql":  # row-level security: name the blog
+            connection.execute(
+                sa.text("SELECT set_config('app.tenant_id', :blog, true)"),
+                {"blog": str(tenant.id)},
+            )
+        users = User.__table__  # type: ignore[attr-defined]
+        connection.execute(sa.update(users).where(users.c.id == user.id).values(**values))
+
+
 def read_twice(client: TestClient, url: str) -> httpx.Response:
     client.get(url)  # the cache admits a URL on its second sighting
     return client.get(url)
@@ -181,16 +193,7 @@ def test_a_deactivated_member_is_refused_even_with_a_shared_body(
         db.add(alice)
         db.commit()
     else:
-        with engine.begin() as connection:  # raw-sql: an operator's statement, on purpose
-            if engine.dialect.name == "postgresql":  # row-level security: name the blog
-                connection.execute(
-                    sa.text("SELECT set_config('app.tenant_id', :blog, true)"),
-                    {"blog": str(tenant.id)},
-                )
-            users = User.__table__  # type: ignore[attr-defined]
-            connection.execute(
-                sa.update(users).where(users.c.id == alice.id).values(is_active=False)
-            )
+        behind_the_apps_back(engine, tenant, alice, is_active=False)
 
     refused = client.get(url, headers=headers)
     assert refused.status_code == 401
@@ -215,18 +218,7 @@ def test_a_token_of_an_ended_generation_is_refused_even_with_a_shared_body(
     headers = auth_headers(alice)
     assert client.get(url, headers=headers).headers["x-cache"] == "shared"
 
-    with engine.begin() as connection:  # raw-sql: an operator's statement, on purpose
-        if engine.dialect.name == "postgresql":  # row-level security: name the blog
-            connection.execute(
-                sa.text("SELECT set_config('app.tenant_id', :blog, true)"),
-                {"blog": str(tenant.id)},
-            )
-        users = User.__table__  # type: ignore[attr-defined]
-        connection.execute(
-            sa.update(users)
-            .where(users.c.id == alice.id)
-            .values(token_generation=users.c.token_generation + 1)
-        )
+    behind_the_apps_back(engine, tenant, alice, token_generation=alice.token_generation + 1)
 
     refused = client.get(url, headers=headers)
     assert (refused.status_code, refused.headers["x-cache"]) == (401, "miss")

@@ -1,5 +1,6 @@
 """``blog serve`` and ``blog demo``."""
 
+import copy
 from typing import Annotated
 
 import typer
@@ -55,8 +56,13 @@ def serve(
     Example: blog serve --host 0.0.0.0 --port 8000 --workers 4
     """
     import uvicorn
+    from uvicorn.config import LOGGING_CONFIG
 
     settings = load_settings()
+    # The app's own loggers (blog.*: the console mail backend, warnings) print like
+    # uvicorn's, at BLOG_LOG_LEVEL.
+    log_config = copy.deepcopy(LOGGING_CONFIG)
+    log_config["loggers"]["blog"] = {"handlers": ["default"], "level": settings.log_level}
     console.print(f"API docs: http://{host}:{port}/docs")
     uvicorn.run(
         "blog.app:create_app",
@@ -68,5 +74,6 @@ def serve(
         loop="uvloop",
         http="httptools",
         log_level=settings.log_level.lower(),
+        log_config=log_config,
         server_header=False,
     )

@@ -36,8 +36,12 @@ def transport_for(settings: Settings) -> Transport:
 
 
 def log_message(message: EmailMessage) -> None:
-    """Development: the whole message, links included, at INFO on ``blog.mail``."""
-    logger.info("mail (console backend; not sent):\n%s", message.as_string())
+    """Development: the message as a person reads it (headers, then the plain-text part,
+    decoded, so a link can be copied whole), at INFO on ``blog.mail``."""
+    text = message.get_body(preferencelist=("plain",))
+    body = text.get_content() if isinstance(text, EmailMessage) else ""
+    headers = "".join(f"{name}: {message[name]}\n" for name in ("From", "To", "Subject"))
+    logger.info("mail (console backend; not sent):\n%s\n%s", headers, body)
 
 
 def send_smtp(message: EmailMessage, *, settings: Settings) -> None:
