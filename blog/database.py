@@ -34,6 +34,7 @@ PENDING_CHANGES = "blog.cache.changed_tenants"
 # Where blog.mail.outbox keeps letters to send once the transaction commits.
 PENDING_MAIL = "blog.mail.outbox"
 POSTGRES_CONNECT_TIMEOUT_S = 5
+LOOKUP_CONNECTIONS = 4  # kept open by a SQLite lookup engine; more are opened when needed
 
 
 def utcnow() -> datetime:
@@ -137,9 +138,12 @@ def create_db_engine(url: str, *, echo: bool = False, lookup: bool = False) -> E
     """An engine tuned for the backend: SQLite pragmas, or a pre-pinged PostgreSQL pool.
 
     Bound parameters are hidden from logs and error messages: they can hold password
-    hashes and token hashes. ``lookup`` (SQLite): one connection per thread, for lookups
-    made on the event loop outside any request's unit of work (the response cache's),
-    which must never wait for a connection a request holds while it waits for them.
+    hashes and token hashes. ``lookup`` (SQLite): a pool of its own that never makes a
+    caller wait (it opens another connection when all are out), for lookups made on the
+    event loop outside any request's unit of work (the response cache's), which must
+    never wait for a connection a request holds while it waits for them. Each connection
+    serves one caller at a time: a pool of one connection per thread would close another
+    thread's connection, mid-query, once more threads than its size used it (a crash).
     """
     url = normalize_database_url(url)
     if url.startswith("sqlite"):
@@ -148,7 +152,7 @@ def create_db_engine(url: str, *, echo: bool = False, lookup: bool = False) -> E
             echo=echo,
             hide_parameters=True,
             connect_args={"check_same_thread": False, "timeout": 5},
-            **({"poolclass": sa.pool.SingletonThreadPool} if lookup else {}),
+            **({"pool_size": LOOKUP_CONNECTIONS, "max_overflow": -1} if lookup else {}),
         )
         sa.event.listen(engine, "connect", _sqlite_connect)
         if not lookup:  # lookups only read

@@ -1,5 +1,9 @@
 """Transaction semantics the services rely on, on both databases."""
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -54,3 +58,43 @@ def test_a_session_reads_what_others_committed_before_it_writes(engine: Engine) 
         writer.commit()
 
         assert [t.slug for t in reader.exec(select(Tenant)).all()] == ["fresh"]
+
+
+LOOKUPS_FROM_MANY_THREADS = """
+import sys, threading
+from blog.database import create_db_engine
+from blog.models import metadata
+
+url = sys.argv[1]
+metadata.create_all(create_db_engine(url))
+lookup = create_db_engine(url, lookup=True)
+
+def look() -> None:
+    for _ in range(200):
+        with lookup.connect() as connection:
+            connection.exec_driver_sql("SELECT count(*) FROM tenants, users").all()
+
+threads = [threading.Thread(target=look) for _ in range(16)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+"""
+
+
+def test_sqlite_lookups_from_many_threads_at_once_never_crash(tmp_path: Path) -> None:
+    """The response cache's SQLite lookups run on every event loop that serves the app
+    (tests run many). A pool of one connection per thread closed another thread's
+    connection mid-query past its size, and the process died (SIGSEGV); in a child
+    process here, so that a crash fails this test instead of the whole run."""
+    url = f"sqlite:///{tmp_path / 'lookups.db'}"
+
+    child = subprocess.run(  # noqa: S603 - this interpreter, a script of ours
+        [sys.executable, "-c", LOOKUPS_FROM_MANY_THREADS, url],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert child.returncode == 0, child.stderr[-2000:]
