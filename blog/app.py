@@ -117,7 +117,9 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
 
     # Added innermost first: security headers and CORS wrap everything, errors included;
     # the cache stores responses with their security headers, and CORS answers each origin.
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimit, max_bytes=settings.max_body_bytes, render_for=conduit.render_for
+    )
     app.add_middleware(SecurityHeaders)
     app.add_middleware(
         ResponseCache,

@@ -152,7 +152,15 @@ def create_db_engine(url: str, *, echo: bool = False, lookup: bool = False) -> E
             echo=echo,
             hide_parameters=True,
             connect_args={"check_same_thread": False, "timeout": 5},
-            **({"pool_size": LOOKUP_CONNECTIONS, "max_overflow": -1} if lookup else {}),
+            **(
+                {
+                    "poolclass": sa.pool.QueuePool,
+                    "pool_size": LOOKUP_CONNECTIONS,
+                    "max_overflow": -1,
+                }
+                if lookup
+                else {}
+            ),
         )
         sa.event.listen(engine, "connect", _sqlite_connect)
         if not lookup:  # lookups only read

@@ -1,9 +1,11 @@
 """ASGI middleware: request body size limit and security headers."""
 
+from collections.abc import Callable
+
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from blog.errors import BlogError, error_response
+from blog.errors import BlogError, Problem, Render, render_problem
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -25,18 +27,27 @@ class BodySizeLimit:
     """Refuse bodies over ``max_bytes`` with 413.
 
     A declared Content-Length is checked up front (the server holds the client to it);
-    a body without one (chunked) is read here up to the limit and then handed on.
+    a body without one (chunked) is read here up to the limit and then handed on. The 413
+    is in the shape of the API the path belongs to (``render_for``: path → renderer).
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        render_for: Callable[[str], Render] = lambda _path: render_problem,
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.render_for = render_for
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        too_large = error_response(413, PayloadTooLarge.detail, PayloadTooLarge.code)
+        too_large = self.render_for(scope["path"])(
+            Problem(413, PayloadTooLarge.detail, PayloadTooLarge.code)
+        )
         declared = Headers(scope=scope).get("content-length")
         if declared is not None:
             if not declared.isdigit() or int(declared) > self.max_bytes:

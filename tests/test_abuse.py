@@ -189,6 +189,17 @@ def test_body_over_the_limit_is_413(strict_client: TestClient, tenant: Tenant) -
     }
 
 
+def test_a_realworld_body_over_the_limit_is_413_in_its_own_shape(
+    strict_client: TestClient, tenant: Tenant
+) -> None:
+    big = {"user": {"email": "a@example.com", "username": "a", "password": "x" * 3_000}}
+
+    response = strict_client.post(f"/conduit/{tenant.slug}/api/users", json=big)
+
+    assert response.status_code == 413
+    assert response.json() == {"errors": {"body": ["is too large"]}}
+
+
 def test_streamed_body_over_the_limit_is_413(strict_client: TestClient, tenant: Tenant) -> None:
     def chunks() -> Iterator[bytes]:
         for _ in range(10):

@@ -12,7 +12,7 @@ from starlette.datastructures import State
 from blog.conduit import routes
 from blog.conduit.dependencies import get_tenant
 from blog.conduit.errors import conduit_responses, render_conduit_problem
-from blog.errors import install_error_handlers
+from blog.errors import Render, install_error_handlers, render_problem
 
 MOUNT_PATH = "/conduit/{tenant}/api"
 
@@ -23,6 +23,14 @@ RealWorld frontend at `http://<host>/conduit/<blog>/api`.
 Send `Authorization: Token <jwt>` with the `token` from registering or logging in.
 Errors are `{"errors": {"<field or resource>": ["<message>", ...]}}`.
 """
+
+
+PATH_PREFIX = MOUNT_PATH.split("{", 1)[0]  # "/conduit/"
+
+
+def render_for(path: str) -> Render:
+    """The error dialect of ``path``, for answers made before routing (the body limit)."""
+    return render_conduit_problem if path.startswith(PATH_PREFIX) else render_problem
 
 
 def create_conduit_app(state: State) -> FastAPI:

@@ -30,6 +30,8 @@ _NAMES: dict[str, tuple[str, str | None]] = {  # None: the error's own detail
     "username_taken": ("username", "has already been taken"),
     "email_taken": ("email", "has already been taken"),
     "invalid_credentials": ("credentials", "invalid"),
+    "account_locked": ("credentials", "locked: too many failed logins, retry later"),
+    "email_not_verified": ("email", "is not verified"),
     "invalid_token": ("token", "is invalid"),
     "token_missing": ("token", "is missing"),
     "cannot_follow_self": ("profile", "cannot follow itself"),
