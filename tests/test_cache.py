@@ -169,7 +169,10 @@ def test_an_expired_token_is_not_answered_from_the_cache(
 ) -> None:
     member = user()
     token = app.state.auth.tokens.issue(
-        user_id=member.id, tenant_id=member.tenant_id, lifetime=timedelta(seconds=2)
+        user_id=member.id,
+        tenant_id=member.tenant_id,
+        generation=member.token_generation,
+        lifetime=timedelta(seconds=2),
     )
     headers = {"Authorization": f"Bearer {token}"}
     me = tenant_path(tenant, "/users/me")

@@ -269,12 +269,12 @@ def test_expired_and_foreign_tokens_are_refused(
     read_twice(client, url)
     tokens = app.state.auth.tokens
     expired = tokens.issue(
-        user_id=readers[0].id, tenant_id=tenant.id, lifetime=timedelta(seconds=-1)
+        user_id=readers[0].id, tenant_id=tenant.id, generation=0, lifetime=timedelta(seconds=-1)
     )
     stranger = user(tenant=other_tenant)
-    foreign = tokens.issue(user_id=stranger.id, tenant_id=other_tenant.id)
+    foreign = tokens.issue(user_id=stranger.id, tenant_id=other_tenant.id, generation=0)
     # Another blog's token naming a member of this one: the blog check, not the user's.
-    forged_home = tokens.issue(user_id=readers[0].id, tenant_id=other_tenant.id)
+    forged_home = tokens.issue(user_id=readers[0].id, tenant_id=other_tenant.id, generation=0)
 
     for token in (expired, foreign, forged_home):
         refused = client.get(url, headers={"Authorization": f"Bearer {token}"})
