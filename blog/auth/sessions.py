@@ -42,48 +42,42 @@ def active_sessions(session: Session, *, user: User) -> Sequence[AuthSession]:
     ).all()
 
 
-def _revoke_tokens(session: Session, condition: sa.ColumnElement[bool]) -> None:
+def _end(session: Session, logins: sa.ColumnElement[bool], tokens: sa.ColumnElement[bool]) -> int:
+    """End the open logins matching ``logins`` and revoke the live refresh tokens matching
+    ``tokens``; how many logins ended."""
+    ended = session.execute(
+        sa.update(AuthSession)
+        .where(logins, col(AuthSession.ended_at).is_(None))
+        .values(ended_at=utcnow())
+    )
     session.execute(
         sa.update(RefreshToken)
-        .where(condition, col(RefreshToken.revoked_at).is_(None))
+        .where(tokens, col(RefreshToken.revoked_at).is_(None))
         .values(revoked_at=utcnow())
     )
+    count: int = ended.rowcount  # type: ignore[attr-defined]
+    return count
 
 
 def end_session(session: Session, *, user_id: uuid.UUID, session_id: uuid.UUID) -> None:
     """End one login of ``user_id`` (404 for anyone else's, or an ended one)."""
-    ended = session.execute(
-        sa.update(AuthSession)
-        .where(
-            col(AuthSession.id) == session_id,
-            col(AuthSession.user_id) == user_id,
-            col(AuthSession.ended_at).is_(None),
-        )
-        .values(ended_at=utcnow())
+    ended = _end(
+        session,
+        sa.and_(col(AuthSession.id) == session_id, col(AuthSession.user_id) == user_id),
+        sa.and_(col(RefreshToken.family_id) == session_id, col(RefreshToken.user_id) == user_id),
     )
-    if ended.rowcount != 1:  # type: ignore[attr-defined]
+    if ended != 1:
         raise SessionNotFound()
-    _revoke_tokens(session, col(RefreshToken.family_id) == session_id)
 
 
 def end_login_family(session: Session, *, family_id: uuid.UUID) -> None:
     """End the login a refresh token belongs to (whoever holds it); idempotent."""
-    session.execute(
-        sa.update(AuthSession)
-        .where(col(AuthSession.id) == family_id, col(AuthSession.ended_at).is_(None))
-        .values(ended_at=utcnow())
-    )
-    _revoke_tokens(session, col(RefreshToken.family_id) == family_id)
+    _end(session, col(AuthSession.id) == family_id, col(RefreshToken.family_id) == family_id)
 
 
 def end_all_sessions(session: Session, *, user: User) -> None:
     """End every login of ``user`` and every access token issued to them, at once."""
-    session.execute(
-        sa.update(AuthSession)
-        .where(col(AuthSession.user_id) == user.id, col(AuthSession.ended_at).is_(None))
-        .values(ended_at=utcnow())
-    )
-    _revoke_tokens(session, col(RefreshToken.user_id) == user.id)
+    _end(session, col(AuthSession.user_id) == user.id, col(RefreshToken.user_id) == user.id)
     user.token_generation += 1
     session.add(user)
     session.flush()
