@@ -20,6 +20,7 @@ from blog.cache import ResponseCache, lookups_for
 from blog.conduit import app as conduit
 from blog.database import create_db_engine, rls_escape_reasons
 from blog.errors import install_error_handlers, responses
+from blog.jobs.queue import JobQueue, attach_queue
 from blog.mail import Mailer
 from blog.middleware import BodySizeLimit, SecurityHeaders
 from blog.posts import routes as post_routes
@@ -87,6 +88,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     engine = engine or create_db_engine(settings.database_url)
     logging.getLogger("blog").setLevel(settings.log_level)
     lookups = lookups_for(engine)
+    attach_queue(engine, JobQueue(settings.jobs_url))
     background = BackgroundWork(
         max_size=settings.background_queue_size,
         retry_delay_seconds=settings.background_retry_seconds,

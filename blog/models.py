@@ -4,6 +4,7 @@ from sqlmodel import SQLModel
 
 from blog.auth.models import AccountToken, AuthSession, RefreshToken
 from blog.cache import TenantVersion
+from blog.jobs.models import Job
 from blog.posts.models import Comment, Favorite, Post, PostTag, Tag
 from blog.ratelimit import RateLimitHit
 from blog.tenants.models import Tenant
@@ -17,6 +18,7 @@ __all__ = [
     "Comment",
     "Favorite",
     "Follow",
+    "Job",
     "Post",
     "PostTag",
     "RateLimitHit",

@@ -58,6 +58,13 @@ class Settings(BaseSettings):
     smtp_timeout_seconds: float = Field(default=10, gt=0)
     # Links in mail point at the frontend; "{tenant}" becomes the blog's slug.
     frontend_url: str = "http://localhost:5173/{tenant}"
+    jobs_url: str = Field(
+        default="sqlite:///./blog-jobs.db",
+        description="Where job announcements travel: sqlite:///FILE (embedded), redis://…"
+        " (production), or memory:// (one process).",
+    )
+    jobs_workers: int = Field(default=2, gt=0, description="Threads of `blog worker`.")
+    jobs_keep_days: int = Field(default=7, gt=0, description="Finished jobs kept this long.")
     background_queue_size: int = Field(default=1000, gt=0)
     background_retry_seconds: float = Field(default=2, ge=0)
 

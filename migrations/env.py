@@ -50,19 +50,36 @@ def run_migrations_offline() -> None:
         context.run_migrations()
 
 
-def run_migrations_online() -> None:
-    connection = config.attributes.get("connection")
-    if connection is not None:
+def _migrate(connection: sa.Connection) -> None:
+    """Run the migrations. On SQLite, with foreign keys off: a migration that must rebuild
+    a table (SQLite alters little in place) drops the old one, and a drop with foreign
+    keys on deletes its rows first, cascading to every table that refers to it. They are
+    checked once the migrations have run, before the work is committed."""
+    sqlite = connection.dialect.name == "sqlite"
+    if sqlite:  # (no write yet: the pragma takes effect outside a transaction)
+        connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        connection.commit()  # so that the migrations' transaction is their own
+    try:
         _configure(connection)
         with context.begin_transaction():
             context.run_migrations()
+            if sqlite and connection.exec_driver_sql("PRAGMA foreign_key_check").first():
+                raise RuntimeError("the migrations left rows whose foreign keys point nowhere")
+    finally:
+        if sqlite:
+            connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+            connection.commit()
+
+
+def run_migrations_online() -> None:
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        _migrate(connection)
         return
     engine = create_db_engine(_database_url())
     try:
         with engine.connect() as connection:
-            _configure(connection)
-            with context.begin_transaction():
-                context.run_migrations()
+            _migrate(connection)
     finally:
         engine.dispose()
 

@@ -36,7 +36,14 @@ class TenantVersion(SQLModel, table=True):
 
 # Tenant-owned tables whose rows never show in a cacheable response.
 NOT_CONTENT = frozenset(
-    {"refresh_tokens", "auth_sessions", "account_tokens", "rate_limit_hits", "tenant_versions"}
+    {
+        "refresh_tokens",
+        "auth_sessions",
+        "account_tokens",
+        "rate_limit_hits",
+        "tenant_versions",
+        "jobs",
+    }
 )
 # An execution option for a statement that changes no content of any response (a failed
 # login counter): it must not empty a blog's cache, or wrong passwords would.

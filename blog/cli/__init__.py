@@ -2,7 +2,7 @@
 
 import typer
 
-from blog.cli import db, seed, server, tenants, transfer, users
+from blog.cli import db, seed, server, tenants, transfer, users, worker
 from blog.cli.db import alembic_config
 
 app = typer.Typer(
@@ -18,5 +18,6 @@ app.command("import")(transfer.import_)
 app.command()(server.serve)
 app.command()(server.demo)
 app.command("seed")(seed.seed_command)
+app.command()(worker.worker)
 
 __all__ = ["alembic_config", "app"]

@@ -39,3 +39,16 @@ class DraftsNeedLogin(Unauthorized):
 class InvalidCursor(InvalidInput):
     code = "invalid_cursor"
     detail = "`after` is not a cursor this list gave out; start again without it."
+
+
+class InvalidSchedule(InvalidInput):
+    code = "invalid_schedule"
+    detail = (
+        "A scheduled post needs `published_at` in the future; `published_at` is given only"
+        " with `status: scheduled`."
+    )
+
+
+class AlreadyPublished(Conflict):
+    code = "post_already_published"
+    detail = "A published post cannot be scheduled; set its status to draft first."

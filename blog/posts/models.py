@@ -32,6 +32,7 @@ COMMENT_MAX_LENGTH = 10_000
 class PostStatus(StrEnum):
     draft = "draft"
     published = "published"
+    scheduled = "scheduled"  # published by a job at ``published_at``; hidden until then
 
 
 def _readonly(**kwargs: Any) -> dict[str, Any]:

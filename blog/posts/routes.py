@@ -110,7 +110,7 @@ def list_posts(
     page: PageDep,
     status: Annotated[
         PostStatus,
-        Query(description="`draft`: your own drafts (editors: everyone's); needs a token."),
+        Query(description="`draft` or `scheduled`: your own (editors: everyone's); needs a token."),
     ] = PostStatus.published,
     author: Annotated[str | None, Query(max_length=32, description="A username."), NoNul] = None,
     tag: Annotated[str | None, Query(max_length=50), NoNul] = None,
@@ -120,7 +120,7 @@ def list_posts(
     ] = None,
     after: Cursor = None,
 ) -> Response:
-    if status == PostStatus.draft and viewer is None:
+    if status != PostStatus.published and viewer is None:
         raise DraftsNeedLogin()
     posts_filter = PostFilter(status=status, author=author, tag=tag, q=q, favorited_by=favorited)
     listing = posts_listing.list_posts(

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, TypedDict
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
 from blog.posts.models import (
@@ -68,12 +68,22 @@ CommentBody = Annotated[
 ]
 
 
+PublishAt = Annotated[
+    AwareDatetime,
+    Field(
+        description="With `status: scheduled` (and only then): when the post is published,"
+        " in the future, with a time zone. Until then only its author and editors see it."
+    ),
+]
+
+
 class PostCreate(InputModel):
     title: Title
     body: Body
     description: Description = ""
     tags: TagList = []
     status: PostStatus = PostStatus.draft
+    published_at: PublishAt | None = None
 
 
 class PostUpdate(InputModel):
@@ -84,6 +94,7 @@ class PostUpdate(InputModel):
     description: Omittable[Description] = None
     tags: Omittable[TagList] = None
     status: Omittable[PostStatus] = None
+    published_at: Omittable[PublishAt] = None
 
 
 class _PostFields(BaseModel):

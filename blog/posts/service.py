@@ -18,7 +18,9 @@ from sqlmodel import Session, col, select
 from blog.database import insert_ignoring_conflicts, utcnow, uuid7
 from blog.pagination import PageParams, fetch_page
 from blog.posts.exceptions import (
+    AlreadyPublished,
     CommentNotFound,
+    InvalidSchedule,
     NotCommentModerator,
     NotPostEditor,
     PostNotFound,
@@ -27,6 +29,7 @@ from blog.posts.exceptions import (
 )
 from blog.posts.listing import favorited_among, tag_link
 from blog.posts.models import Comment, Favorite, Post, PostStatus, PostTag, Tag
+from blog.posts.publishing import schedule_publication
 from blog.posts.schemas import CommentCreate, PostCreate, PostUpdate
 from blog.tenancy import bound_tenant
 from blog.users.models import Role, User
@@ -170,9 +173,20 @@ def _replace_tags(session: Session, post: Post, names: list[str], *, new: bool =
     )
 
 
+def _check_schedule(post: Post) -> None:
+    """A scheduled post has a time to come; no other status is given one by a client."""
+    if post.status == PostStatus.scheduled and (
+        post.published_at is None or post.published_at <= utcnow()
+    ):
+        raise InvalidSchedule()
+
+
 def create_post(session: Session, *, author: User, data: PostCreate) -> Post:
-    """Write a post (and its tags) as ``author``; all or nothing."""
+    """Write a post (and its tags) as ``author``; all or nothing. A scheduled post is
+    published by a job at its ``published_at``."""
     now = utcnow()
+    if data.published_at is not None and data.status != PostStatus.scheduled:
+        raise InvalidSchedule()
     post = Post(
         tenant_id=author.tenant_id,
         author_id=author.id,
@@ -181,12 +195,15 @@ def create_post(session: Session, *, author: User, data: PostCreate) -> Post:
         description=data.description,
         body=data.body,
         status=data.status,
-        published_at=now if data.status == PostStatus.published else None,
+        published_at=now if data.status == PostStatus.published else data.published_at,
         created_at=now,
         updated_at=now,
     )
+    _check_schedule(post)
     _save_with_unique_slug(session, post)
     _replace_tags(session, post, data.tags, new=True)
+    if post.status == PostStatus.scheduled:
+        schedule_publication(session, post)
     set_committed_value(post, "author", author)
     return post
 
@@ -200,15 +217,19 @@ def update_post(
     slug_follows_published_title: bool = False,
 ) -> Post:
     """Partial update. A slug follows the title only until the post is first published
-    (links stay valid), unless ``slug_follows_published_title`` (the RealWorld rule)."""
+    (links stay valid), unless ``slug_follows_published_title`` (the RealWorld rule).
+    Scheduling, rescheduling and unscheduling (to draft, or published at once) work
+    until the scheduled time."""
     changes = data.model_dump(exclude_unset=True)
     tags: list[str] | None = changes.pop("tags", None)
     slug_follows_title = (
-        post.published_at is None or slug_follows_published_title
+        post.published_at is None
+        or post.status == PostStatus.scheduled
+        or slug_follows_published_title
     ) and changes.get("title", post.title) != post.title
+    was = (post.status, post.published_at)
+    _change_status(post, changes)
     post.sqlmodel_update(changes)
-    if post.status == PostStatus.published and post.published_at is None:
-        post.published_at = utcnow()
     post.updated_at = utcnow()
     if slug_follows_title:
         _save_with_unique_slug(session, post)
@@ -217,7 +238,35 @@ def update_post(
         session.flush()
     if tags is not None:
         _replace_tags(session, post, tags)
+    if post.status == PostStatus.scheduled and (post.status, post.published_at) != was:
+        schedule_publication(session, post)
     return get_post(session, viewer=editor, post_id=post.id)
+
+
+def _change_status(post: Post, changes: dict[str, Any]) -> None:
+    """Apply ``changes``' status and ``published_at`` to ``post`` (removing them from
+    ``changes``): a publication time is set by publishing, or given when scheduling."""
+    status = changes.pop("status", post.status)
+    published_at = changes.pop("published_at", None)
+    if published_at is not None and status != PostStatus.scheduled:
+        raise InvalidSchedule()
+    if status == PostStatus.scheduled and post.status == PostStatus.published:
+        raise AlreadyPublished()
+    if status == PostStatus.scheduled:
+        rescheduled = published_at is not None or post.status != PostStatus.scheduled
+        post.published_at = published_at or (
+            post.published_at if post.status == PostStatus.scheduled else None
+        )
+        post.status = status
+        if rescheduled:  # (an unchanged schedule may be due already, its job on the way)
+            _check_schedule(post)
+        return
+    if post.status == PostStatus.scheduled:
+        # Unscheduled: published now, or back to a draft that was never published.
+        post.published_at = utcnow() if status == PostStatus.published else None
+    elif status == PostStatus.published and post.published_at is None:
+        post.published_at = utcnow()
+    post.status = status
 
 
 def delete_post(session: Session, *, post: Post) -> None:

@@ -32,6 +32,7 @@ Mail leaves in the background, after the response: ``wait_for`` it, or
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -189,6 +190,7 @@ def settings(database_url: str) -> Settings:
         bcrypt_rounds=4,
         cors_origins=["http://localhost:5173"],
         background_retry_seconds=0.01,
+        jobs_url="memory://",  # announcements go nowhere: tests run jobs with run_jobs
     )
 
 
@@ -197,6 +199,17 @@ def app(settings: Settings, engine: Engine) -> Iterator[FastAPI]:
     app = create_app(settings, engine=engine)
     yield app
     app.state.background.close(5)  # its worker, when the test did not run the lifespan
+
+
+@pytest.fixture
+def run_jobs(engine: Engine, settings: Settings) -> Callable[..., int]:
+    """``run_jobs(now=None)``: run every job due (as of ``now``) in this thread; how many ran."""
+    from blog.jobs.runner import run_due
+
+    def run(now: datetime | None = None) -> int:
+        return run_due(engine, settings, now=now)
+
+    return run
 
 
 @pytest.fixture
