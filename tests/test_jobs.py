@@ -223,13 +223,12 @@ def test_the_sweep_announces_what_was_never_announced(
 ) -> None:
     job_id = enqueue_in(engine, tenant)
     runner = Runner(engine, settings)
-    announced: list[tuple[uuid.UUID, uuid.UUID]] = []
     queue = JobQueue("memory://")
-    queue.announce = lambda tenant_id, job, _at: announced.append((tenant_id, job))  # type: ignore[method-assign]
     assert runner.sweep(queue) == 0  # freshly written: its announcement has time to arrive
-    assert runner.due_jobs(
-        now=utcnow() + SWEEP_GRACE + timedelta(seconds=1), grace=SWEEP_GRACE
-    ) == [(tenant.id, job_id)]
+    assert queue.huey.pending_count() == 0
+    assert runner.sweep(queue, now=utcnow() + SWEEP_GRACE + timedelta(seconds=1)) == 1
+    assert queue.huey.pending_count() == 1
+    assert job_of(engine, job_id).state == JobState.pending  # announced, not yet run
 
 
 def test_a_bad_jobs_url_is_refused() -> None:

@@ -114,11 +114,11 @@ class Runner:
             ran += ran_now
         return ran
 
-    def sweep(self, queue: JobQueue) -> int:
+    def sweep(self, queue: JobQueue, *, now: datetime | None = None) -> int:
         """Announce the jobs whose announcement was lost (a process died between commit
         and announcing, a worker died holding one); how many."""
-        jobs = self.due_jobs(grace=SWEEP_GRACE)
-        now = utcnow()
+        now = now or utcnow()
+        jobs = self.due_jobs(now=now, grace=SWEEP_GRACE)
         for tenant_id, job_id in jobs:
             queue.announce(tenant_id, job_id, now)
         if jobs:
