@@ -20,11 +20,13 @@ $(VENV)/.installed-dev: $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
 	@touch $@
 
-## run: migrate the database, create a demo blog if it is empty, serve on $(HOST):$(PORT)
+## run: migrate the database, create a demo blog if it is empty, then serve on $(HOST):$(PORT)
+##      with a job worker beside it (stopped with the server)
 run: $(VENV)/.installed
 	$(BLOG) db upgrade
 	$(BLOG) demo
-	$(BLOG) serve --host $(HOST) --port $(PORT)
+	$(BLOG) worker & worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
+		$(BLOG) serve --host $(HOST) --port $(PORT)
 
 ## test: the whole suite on SQLite, and on PostgreSQL too when BLOG_TEST_POSTGRES_URL is set
 ##       (then both side by side, one per core; SQLite's output follows PostgreSQL's)

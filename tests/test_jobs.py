@@ -231,6 +231,19 @@ def test_the_sweep_announces_what_was_never_announced(
     assert job_of(engine, job_id).state == JobState.pending  # announced, not yet run
 
 
+def test_finished_jobs_are_kept_for_a_while(
+    engine: Engine, tenant: Tenant, settings: Settings, run_jobs: Callable[..., int]
+) -> None:
+    job_id = enqueue_in(engine, tenant)
+    run_jobs()
+    runner = Runner(engine, settings)
+    keep = timedelta(days=settings.jobs_keep_days)
+    assert runner.prune(now=utcnow() + keep - timedelta(minutes=1)) == 0
+    assert runner.prune(now=utcnow() + keep + timedelta(minutes=1)) == 1
+    with new_session(engine) as session, cross_tenant(session, "test: every job"):
+        assert session.get(Job, (tenant.id, job_id)) is None
+
+
 def test_a_bad_jobs_url_is_refused() -> None:
     with pytest.raises(JobsUrlError, match="BLOG_JOBS_URL"):
         JobQueue("amqp://127.0.0.1")

@@ -123,7 +123,24 @@ class Runner:
             queue.announce(tenant_id, job_id, now)
         if jobs:
             logger.info("sweep: %d due jobs announced again", len(jobs))
+        self.prune(now=now)
         return len(jobs)
+
+    def prune(self, *, now: datetime | None = None) -> int:
+        """Delete the jobs finished more than ``jobs_keep_days`` ago; how many."""
+        before = (now or utcnow()) - timedelta(days=self.settings.jobs_keep_days)
+        with (
+            unit_of_work(new_session(self.engine)) as session,
+            cross_tenant(session, "deleting every blog's old finished jobs"),
+        ):
+            result = session.execute(
+                sa.delete(Job).where(
+                    col(Job.state).in_([JobState.done, JobState.failed]),
+                    col(Job.finished_at) < before,
+                ),
+                execution_options={"synchronize_session": False},
+            )
+        return int(result.rowcount)  # type: ignore[attr-defined]
 
     def _claim(self, tenant_id: uuid.UUID, job_id: uuid.UUID, now: datetime) -> Claim | None:
         with unit_of_work(new_session(self.engine)) as session:
