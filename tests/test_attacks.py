@@ -42,6 +42,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from typing import Any, Final, Literal
 
 import httpx2 as httpx
@@ -470,12 +471,14 @@ class Site:
     objects: Objects  # the author, their published post, its comment (by the commenter)
     draft: Objects  # the author, their draft, a comment on it
     draft_tag: str  # a tag only the draft has
+    scheduled: Objects  # the author, their post scheduled for tomorrow, a comment on it
+    scheduled_tag: str  # a tag only the scheduled post has
     tenant: Tenant = field(repr=False)  # ORM rows, for factories
     users: dict[str, User] = field(repr=False)
 
     def identifiers(self) -> set[str]:
         """Whatever names this blog or its data: never to be seen under another blog."""
-        objects = (self.objects, self.draft)
+        objects = (self.objects, self.draft, self.scheduled)
         return {
             self.slug,
             str(self.tenant_id),
@@ -660,6 +663,14 @@ def build_site(auth_headers: AuthHeaders, tenant: Tenant) -> Site:
     comment = CommentFactory.create(post=post, author=users["commenter"])
     draft = PostFactory.create(author=users["author"], status=PostStatus.draft, tags=[draft_tag])
     draft_comment = CommentFactory.create(post=draft, author=users["author"])
+    scheduled_tag = f"scheduled-tag-{tenant.slug}"
+    scheduled = PostFactory.create(
+        author=users["author"],
+        status=PostStatus.scheduled,
+        published_at=utcnow() + timedelta(days=1),
+        tags=[scheduled_tag],
+    )
+    scheduled_comment = CommentFactory.create(post=scheduled, author=users["author"])
     author_id = str(users["author"].id)
     login = str(AuthSessionFactory.create(user=users["reader"]).id)
     return Site(
@@ -671,6 +682,15 @@ def build_site(auth_headers: AuthHeaders, tenant: Tenant) -> Site:
             tenant.slug, author_id, str(draft.id), draft.slug, str(draft_comment.id), login
         ),
         draft_tag=draft_tag,
+        scheduled=Objects(
+            tenant.slug,
+            author_id,
+            str(scheduled.id),
+            scheduled.slug,
+            str(scheduled_comment.id),
+            login,
+        ),
+        scheduled_tag=scheduled_tag,
         tenant=tenant,
         users=users,
     )
@@ -986,10 +1006,12 @@ def test_each_member_gets_what_their_role_allows(world: World, op: Operation) ->
     assert not problems, "\n".join(problems)
 
 
+@pytest.mark.parametrize("hidden", ["draft", "scheduled"])
 @pytest.mark.parametrize("op", ON_ONE_POST, ids=str)
-def test_a_draft_is_404_to_whoever_may_not_see_it(world: World, op: Operation) -> None:
-    """Members who may not see a draft get the 404 of a post that does not exist."""
-    a = world.a
+def test_a_draft_is_404_to_whoever_may_not_see_it(world: World, op: Operation, hidden: str) -> None:
+    """Members who may not see a draft (or a post scheduled for later) get the 404 of a
+    post that does not exist."""
+    a = replace(world.a, draft=getattr(world.a, hidden))
     viewers: dict[str, Headers | None] = {
         "reader": a.members["reader"].headers,
         "rival": a.members["rival"].headers,
@@ -1021,9 +1043,15 @@ def query_variants(op: Operation) -> list[dict[str, str]]:
 
 @pytest.mark.parametrize("op", PUBLIC_READS, ids=str)
 def test_drafts_never_show_to_whoever_may_not_see_them(world: World, op: Operation) -> None:
-    """Public reads (every value of enumerated query parameters too) never name the draft."""
+    """Public reads (every value of enumerated query parameters too) never name the draft,
+    nor the post scheduled for later."""
     a = world.a
-    draft = mentions({a.draft.post_id, a.draft.slug, a.draft.comment_id, a.draft_tag})
+    draft = mentions(
+        {
+            *(a.draft.post_id, a.draft.slug, a.draft.comment_id, a.draft_tag),
+            *(a.scheduled.post_id, a.scheduled.slug, a.scheduled.comment_id, a.scheduled_tag),
+        }
+    )
     viewers = {
         "anonymous": None,
         "reader": a.members["reader"].headers,
