@@ -88,7 +88,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     engine = engine or create_db_engine(settings.database_url)
     logging.getLogger("blog").setLevel(settings.log_level)
     lookups = lookups_for(engine)
-    attach_queue(engine, JobQueue(settings.jobs_url))
+    attach_queue(engine, JobQueue(settings.jobs_url, name=settings.jobs_queue))
     background = BackgroundWork(
         max_size=settings.background_queue_size,
         retry_delay_seconds=settings.background_retry_seconds,

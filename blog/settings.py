@@ -63,6 +63,11 @@ class Settings(BaseSettings):
         description="Where job announcements travel: sqlite:///FILE (embedded), redis://…"
         " (production), or memory:// (one process).",
     )
+    jobs_queue: str = Field(
+        default="blog",
+        pattern=r"^[A-Za-z0-9_.-]{1,64}$",
+        description="The queue's name: deployments sharing one Redis need their own.",
+    )
     jobs_workers: int = Field(default=2, gt=0, description="Threads of `blog worker`.")
     jobs_keep_days: int = Field(default=7, gt=0, description="Finished jobs kept this long.")
     background_queue_size: int = Field(default=1000, gt=0)

@@ -43,7 +43,10 @@ def worker(
             return
         try:
             queue = JobQueue(
-                settings.jobs_url, run_job=runner.run, sweep=lambda: runner.sweep(queue)
+                settings.jobs_url,
+                name=settings.jobs_queue,
+                run_job=runner.run,
+                sweep=lambda: runner.sweep(queue),
             )
             queue.huey.storage.enqueued_items(1)  # reach the queue now, not in a loop later
         except JobsUrlError as exc:

@@ -24,7 +24,6 @@ from blog.database import utcnow
 
 logger = logging.getLogger(__name__)
 
-QUEUE_NAME = "blog"
 RUN_TASK = "blog.jobs.run"
 SWEEP_TASK = "blog.jobs.sweep"
 
@@ -33,14 +32,14 @@ class JobsUrlError(ValueError):
     """``BLOG_JOBS_URL`` names no queue this can use."""
 
 
-def make_huey(url: str) -> Huey:
-    """The Huey instance ``url`` names (see the module's docstring)."""
+def make_huey(url: str, name: str) -> Huey:
+    """The Huey instance ``url`` names (see the module's docstring), queue ``name``."""
     if url.startswith("sqlite:///"):
-        return SqliteHuey(QUEUE_NAME, filename=url.removeprefix("sqlite:///"), results=False)
+        return SqliteHuey(name, filename=url.removeprefix("sqlite:///"), results=False)
     if url.startswith(("redis://", "rediss://", "unix://")):
-        return RedisHuey(QUEUE_NAME, url=url, results=False)
+        return RedisHuey(name, url=url, results=False)
     if url == "memory://":
-        return MemoryHuey(QUEUE_NAME, results=False)
+        return MemoryHuey(name, results=False)
     raise JobsUrlError(
         f"BLOG_JOBS_URL must start with sqlite:///, redis:// or be memory:// (got {url!r})"
     )
@@ -57,10 +56,11 @@ class JobQueue:
         self,
         url: str,
         *,
+        name: str = "blog",
         run_job: Callable[[uuid.UUID, uuid.UUID], object] | None = None,
         sweep: Callable[[], object] | None = None,
     ) -> None:
-        self.huey = make_huey(url)
+        self.huey = make_huey(url, name)
         self._run_job = run_job
         self._sweep = sweep
         self._run_task = self.huey.task(name=RUN_TASK)(self._run)
