@@ -300,7 +300,7 @@ def test_create_post_anonymous_is_401(client: TestClient, tenant: Tenant) -> Non
         ("tenant_id", "00000000-0000-7000-8000-000000000002"),
         ("id", "00000000-0000-7000-8000-000000000003"),
         ("slug", "chosen-slug"),
-        ("published_at", "2020-01-01T00:00:00Z"),
+        ("created_at", "2020-01-01T00:00:00Z"),
     ],
 )
 def test_create_post_with_an_unknown_field_is_422_and_creates_nothing(
