@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
@@ -249,6 +250,25 @@ def test_a_bad_jobs_url_is_refused() -> None:
         JobQueue("amqp://127.0.0.1")
 
 
+def _redis_url() -> str:
+    url = "redis://127.0.0.1:6379/0"
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+    except redis.RedisError:
+        pytest.skip("Redis is not reachable on 127.0.0.1:6379")
+    return url
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def jobs_queue(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """(BLOG_JOBS_URL, BLOG_JOBS_QUEUE): the embedded queue, and Redis as in production
+    under a queue name of its own, emptied afterwards."""
+    name = f"blog-test-{uuid.uuid4().hex[:12]}"
+    url = f"sqlite:///{tmp_path / 'jobs.db'}" if request.param == "sqlite" else _redis_url()
+    yield url, name
+    JobQueue(url, name=name).huey.flush()
+
+
 def test_blog_worker_publishes_a_scheduled_post(
     client: Any,
     app: Any,
@@ -256,18 +276,19 @@ def test_blog_worker_publishes_a_scheduled_post(
     user: Callable[..., Any],
     auth_headers: Callable[..., dict[str, str]],
     settings: Settings,
-    tmp_path: Path,
+    jobs_queue: tuple[str, str],
 ) -> None:
-    """End to end: the API announces on a SQLite queue; a `blog worker` process runs the
-    job at its time."""
+    """End to end: the API announces on the queue; a `blog worker` process runs the job at
+    its time."""
     from blog.jobs.queue import attach_queue
 
-    jobs_url = f"sqlite:///{tmp_path / 'jobs.db'}"
-    attach_queue(app.state.engine, JobQueue(jobs_url))
+    jobs_url, queue_name = jobs_queue
+    attach_queue(app.state.engine, JobQueue(jobs_url, name=queue_name))
     env = {
         **os.environ,
         "BLOG_DATABASE_URL": settings.database_url,
         "BLOG_JOBS_URL": jobs_url,
+        "BLOG_JOBS_QUEUE": queue_name,
         "BLOG_SECRET_KEY": settings.secret_key.get_secret_value(),
         "BLOG_ENVIRONMENT": "test",
     }
