@@ -139,6 +139,10 @@ def test_a_feed_holds_the_latest_public_posts_newest_first(
 
     assert feed.feed.title == tenant.name
     assert feed.feed.link == site(settings, tenant)
+    if document == "feed.atom":  # (RSS has no id of its own)
+        assert feed.feed.id == f"urn:uuid:{tenant.id}"
+    links = {link.rel: link.href for link in feed.feed.links}
+    assert links["self"] == f"{settings.public_url}/blogs/{tenant.slug}/{document}"
     assert [entry.title for entry in feed.entries] == [post.title for post in posts[::-1]]
     for entry, index in zip(feed.entries, (2, 1, 0), strict=True):
         post = posts[index]

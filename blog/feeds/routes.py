@@ -109,7 +109,7 @@ def rss_feed(request: Request, tenant: TenantDep, links: LinksDep, session: Sess
         session,
         tenant,
         links,
-        document="rss.xml",
+        document=service.FEED_DOCUMENTS[True],
         media_type=RSS_TYPE,
         build=lambda stamp: service.rss_feed(session, tenant=tenant, links=links, stamp=stamp),
     )
@@ -129,7 +129,7 @@ def atom_feed(
         session,
         tenant,
         links,
-        document="feed.atom",
+        document=service.FEED_DOCUMENTS[False],
         media_type=ATOM_TYPE,
         build=lambda stamp: service.atom_feed(session, tenant=tenant, links=links, stamp=stamp),
     )

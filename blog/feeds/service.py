@@ -29,6 +29,8 @@ from blog.posts.schemas import PostSummaryData
 from blog.tenants.models import Tenant
 
 FEED_SIZE = 20  # the latest public posts a feed holds
+# Each feed's path under the blog's documents, by whether it is the RSS one.
+FEED_DOCUMENTS = {True: "rss.xml", False: "feed.atom"}
 
 # The frontend's pages, under the blog's frontend URL: the routes of the RealWorld
 # frontends for articles and profiles, and a tag's list of posts.
@@ -130,9 +132,10 @@ def _generator(
     if rss:  # RSS names an author by address only: dc:creator names without one
         feed.load_extension("dc", atom=False, rss=True)
     name = xml_text(tenant.name)
-    feed.id(links.site)
+    feed.id(f"urn:uuid:{tenant.id}")  # an Atom id is for ever; links may move
     feed.title(name)
-    feed.link(href=links.site, rel="alternate")
+    feed.link(href=links.document(FEED_DOCUMENTS[rss]), rel="self")
+    feed.link(href=links.site, rel="alternate")  # last: RSS's <link> is feedgen's last
     feed.description(f"The latest posts of {name}")
     feed.author(name=name)  # Atom: for entries whose author's account is gone
     feed.updated(updated)
