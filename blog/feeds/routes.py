@@ -40,7 +40,8 @@ router = APIRouter(
 )
 
 
-def _links(tenant: TenantDep, settings: SettingsDep) -> SiteLinks:
+async def _links(tenant: TenantDep, settings: SettingsDep) -> SiteLinks:
+    """The blog's absolute links (no I/O: on the event loop)."""
     return SiteLinks.of(tenant, frontend_url=settings.frontend_url, public_url=settings.public_url)
 
 
