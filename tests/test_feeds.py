@@ -380,6 +380,31 @@ def test_sitemaps_split_at_the_per_file_limit(
     assert client.get(blog_path(tenant, "sitemaps/posts.xml?page=4")).status_code == 404
 
 
+def test_sitemaps_split_at_the_byte_limit_too(
+    client: TestClient,
+    settings: Settings,
+    tenant: Tenant,
+    writer: User,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Files stay within the byte limit: as many URLs as fit at their longest."""
+    posts = publish(writer, 5)
+    longest = (
+        sitemaps.ENTRY_OVERHEAD
+        + len(site(settings, tenant))
+        + sitemaps.SOURCES[sitemaps.SitemapKind.posts].longest_path
+    )
+    monkeypatch.setattr(sitemaps, "MAX_SITEMAP_BYTES", sitemaps.FILE_OVERHEAD + 2 * longest)
+
+    files = [client.get(local(url)) for url in urls(client.get(blog_path(tenant, "sitemap.xml")))]
+    post_files = [file for file in files if "/article/" in file.text]
+
+    assert [len(urls(file)) for file in post_files] == [2, 2, 1]
+    assert all(len(file.content) <= sitemaps.MAX_SITEMAP_BYTES for file in files)
+    flat = [url.rsplit("/", 1)[-1] for file in post_files for url in urls(file)]
+    assert flat == [post.slug for post in posts]
+
+
 def test_sitemap_pages_are_read_in_chunks(
     client: TestClient,
     tenant: Tenant,
