@@ -20,6 +20,7 @@ from blog.cache import ResponseCache, lookups_for
 from blog.conduit import app as conduit
 from blog.database import create_db_engine, rls_escape_reasons
 from blog.errors import install_error_handlers, responses
+from blog.feeds import routes as feed_routes
 from blog.jobs.queue import JobQueue, attach_queue
 from blog.mail import Mailer
 from blog.middleware import BodySizeLimit, SecurityHeaders
@@ -154,5 +155,6 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.include_router(health.router)
     app.include_router(tenant_routes.router)
     app.include_router(tenant_api)
+    app.include_router(feed_routes.router)
     app.mount(conduit.MOUNT_PATH, conduit.create_conduit_app(app.state))
     return app

@@ -20,6 +20,7 @@ from sqlalchemy.engine import Engine
 
 from blog.auth.security import PasswordHasher
 from blog.cache.versions import fresh_version
+from blog.database import utcnow
 
 SEED_PASSWORD = "seeded-password"  # noqa: S105 - documented: every seeded account uses it
 BATCH_SIZE = 5_000
@@ -315,8 +316,8 @@ def seed(
             # A new blog's content version, as every write through a session would set it.
             writer.insert(
                 "tenant_versions",
-                ("tenant_id", "version"),
-                iter([(tenant.tenant_id, fresh_version())]),
+                ("tenant_id", "version", "changed_at"),
+                iter([(tenant.tenant_id, fresh_version(), writer.encoding.time(utcnow()))]),
             )
             _bind(connection, tenant.tenant_uuid)
             for table, rows in (("users", tenant.users()), ("tags", tenant.tags())):

@@ -58,6 +58,11 @@ class Settings(BaseSettings):
     smtp_timeout_seconds: float = Field(default=10, gt=0)
     # Links in mail point at the frontend; "{tenant}" becomes the blog's slug.
     frontend_url: str = "http://localhost:5173/{tenant}"
+    public_url: str = Field(
+        default="http://localhost:8000",
+        description="Where this API is reached from outside: the sitemap index links its "
+        "child sitemaps under it (the Host header is never trusted for that).",
+    )
     jobs_url: str = Field(
         default="sqlite:///./blog-jobs.db",
         description="Where job announcements travel: sqlite:///FILE (embedded), redis://…"

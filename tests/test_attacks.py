@@ -80,6 +80,9 @@ Snapshot = dict[str, list[str]]
 TokenUse = Literal["ignored", "optional", "required"]
 
 TENANT_PREFIX: Final = "/api/v1/tenants/{tenant}"
+# A blog's public documents (feeds, sitemaps) live under a path of their own.
+DOCUMENT_PREFIX: Final = "/blogs/{tenant}"
+TENANT_PREFIXES: Final = (TENANT_PREFIX, DOCUMENT_PREFIX)
 JSON: Final = "application/json"
 FORM: Final = "application/x-www-form-urlencoded"
 NEW_PASSWORD: Final = "a-brand-new-password"
@@ -147,6 +150,8 @@ PLATFORM = Policy("anyone, outside any blog", "ignored", tenant_scoped=False)
 ANYONE = Policy("anyone; reads no token", "ignored")
 REFRESH_HOLDER = Policy("the holder of a refresh token (in the body)", "ignored")
 PUBLIC = Policy("anyone; a token may reveal drafts", "optional")
+# Feeds and sitemaps: XML documents of what the public sees, the same for every caller.
+DOCUMENT = Policy("anyone; a public document (feed, sitemap), reads no token", "ignored")
 MEMBER = Policy("any member", "required", caller="reader", cases=allowed(*MEMBERS))
 AUTHOR = Policy(
     "author and above",
@@ -286,6 +291,12 @@ ROUTE_POLICY: Final[dict[str, Policy]] = {
     "DELETE /api/v1/tenants/{tenant}/users/{user_id}/follow": MEMBER,
     "POST /api/v1/tenants/{tenant}/posts/{post_id}/favorite": MEMBER,
     "DELETE /api/v1/tenants/{tenant}/posts/{post_id}/favorite": MEMBER,
+    "GET /blogs/{tenant}/rss.xml": DOCUMENT,
+    "GET /blogs/{tenant}/feed.atom": DOCUMENT,
+    "GET /blogs/{tenant}/sitemap.xml": DOCUMENT,
+    "GET /blogs/{tenant}/sitemaps/posts.xml": DOCUMENT,
+    "GET /blogs/{tenant}/sitemaps/tags.xml": DOCUMENT,
+    "GET /blogs/{tenant}/sitemaps/authors.xml": DOCUMENT,
 }
 
 
@@ -317,7 +328,9 @@ class Operation:
 
     @property
     def tenant_scoped(self) -> bool:
-        return self.path == TENANT_PREFIX or self.path.startswith(TENANT_PREFIX + "/")
+        return any(
+            self.path == prefix or self.path.startswith(prefix + "/") for prefix in TENANT_PREFIXES
+        )
 
     @property
     def object_params(self) -> tuple[str, ...]:
@@ -505,8 +518,9 @@ class ResponseScan:
         self._foreign: dict[str, re.Pattern[str]] = {}  # a blog's path -> the other's names
 
     def guard(self, site: Site, other: Site) -> None:
-        """Nothing naming ``other`` may appear in answers under ``site``'s path."""
-        self._foreign[f"/api/v1/tenants/{site.slug}"] = mentions(other.identifiers())
+        """Nothing naming ``other`` may appear in answers under ``site``'s paths."""
+        for prefix in TENANT_PREFIXES:
+            self._foreign[prefix.format(tenant=site.slug)] = mentions(other.identifiers())
 
     def __call__(self, response: httpx.Response) -> None:
         response.read()

@@ -113,3 +113,41 @@ def test_post_list_reads_only_the_tenants_rows(
         for scan in scans:
             assert scan["Node Type"] != "Seq Scan", (sql, scan)
             assert rows_examined(scan) <= SMALL, (sql, scan)
+
+
+@pytest.mark.parametrize(
+    "document",
+    ["rss.xml", "sitemap.xml", "sitemaps/posts.xml", "sitemaps/tags.xml", "sitemaps/authors.xml"],
+)
+def test_feeds_and_sitemaps_read_only_the_tenants_rows(
+    client: TestClient,
+    engine: Engine,
+    owner_engine: Engine,
+    tenant: Tenant,
+    other_tenant: Tenant,
+    db: Session,
+    document: str,
+) -> None:
+    PostFactory.create_batch(SMALL, author__tenant=tenant, tags=["shared"])
+    bulk_posts(owner_engine, other_tenant, LARGE, db)
+    captured: list[tuple[str, Any]] = []
+
+    def capture(*args: Any) -> None:
+        captured.append((args[2], args[3]))
+
+    sa.event.listen(engine, "before_cursor_execute", capture)
+    try:
+        response = client.get(f"/blogs/{tenant.slug}/{document}")
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", capture)
+
+    assert response.status_code == 200
+    post_queries = [(sql, params) for sql, params in captured if "posts" in sql]
+    assert post_queries
+    for sql, params in post_queries:
+        plan = explain(owner_engine, sql, params)  # the query alone, without the RLS filter
+        scans = [node for node in plan_nodes(plan) if node.get("Relation Name") == "posts"]
+        assert scans, sql
+        for scan in scans:
+            assert scan["Node Type"] != "Seq Scan", (sql, scan)
+            assert rows_examined(scan) <= SMALL, (sql, scan)

@@ -124,6 +124,10 @@ def test_seeded_blogs_work_through_the_api(engine: Engine, client: TestClient) -
     assert client.get(f"{base}/tags").json()["total"] > 0
     comments = client.get(f"{base}/posts/{posts['items'][0]['id']}/comments").json()
     assert comments["total"] == 2
+    feed = client.get("/blogs/seed-0-1/feed.atom")
+    assert feed.status_code == 200
+    assert "last-modified" in feed.headers  # the version's time, written with the blog
+    assert posts["items"][0]["title"] in feed.text
 
 
 def test_seed_command(database_url: str, owner_engine: Engine) -> None:

@@ -1,14 +1,16 @@
 """Each blog's content version: bumped in the same transaction as every content change.
 
-Every blog has a version number in ``tenant_versions``. Any transaction that changes a
-blog's content (posts, tags, comments, favorites, follows, accounts, the blog itself) bumps
-it *in the same transaction*, from the session hooks below, so no write path can forget to.
+Every blog has a version number in ``tenant_versions``, with the time it last moved. Any
+transaction that changes a blog's content (posts, tags, comments, favorites, follows,
+accounts, the blog itself) bumps it *in the same transaction*, from the session hooks
+below, so no write path can forget to.
 The response cache (:mod:`blog.cache.middleware`) serves what it stored only under the
 version it was made under.
 """
 
 import time
 import uuid
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,7 +21,7 @@ from sqlalchemy.orm import ORMExecuteState, UOWTransaction
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Field, SQLModel, col
 
-from blog.database import PENDING_CHANGES
+from blog.database import PENDING_CHANGES, UTCDateTime, utcnow
 from blog.tenancy import TenantScoped, bound_tenant
 from blog.tenants.models import Tenant
 
@@ -32,6 +34,11 @@ class TenantVersion(SQLModel, table=True):
 
     tenant_id: uuid.UUID = Field(foreign_key="tenants.id", primary_key=True, ondelete="CASCADE")
     version: int = Field(default=0, sa_type=sa.BigInteger)
+    changed_at: datetime | None = Field(
+        default=None,
+        sa_type=UTCDateTime,
+        description="When the version last moved (null: not since this column came).",
+    )
 
 
 # Tenant-owned tables whose rows never show in a cacheable response.
@@ -103,13 +110,15 @@ def bump_versions(session: OrmSession, tenant_ids: set[Any]) -> None:
     insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
     # From the tenants table: a blog deleted in this very transaction gets no row.
     blogs = sa.true() if _ALL in tenant_ids else col(Tenant.id).in_(tenant_ids)
+    now = sa.literal(utcnow(), UTCDateTime)
     rows = insert(table).from_select(
-        ["tenant_id", "version"],
-        sa.select(col(Tenant.id), sa.literal(fresh_version(), sa.BigInteger)).where(blogs),
+        ["tenant_id", "version", "changed_at"],
+        sa.select(col(Tenant.id), sa.literal(fresh_version(), sa.BigInteger), now).where(blogs),
     )
     session.execute(
         rows.on_conflict_do_update(
-            index_elements=["tenant_id"], set_={"version": table.c.version + 1}
+            index_elements=["tenant_id"],
+            set_={"version": table.c.version + 1, "changed_at": rows.excluded.changed_at},
         )
     )
 

@@ -4,7 +4,14 @@ Inside a request (or any unit of work), send with :func:`send_after_commit`, so 
 goes out only for a change that committed. Build links with :func:`frontend_link`.
 """
 
-from blog.mail.letters import CONTEXT_KEYS, Letter, TemplateName, frontend_link, render
+from blog.mail.letters import (
+    CONTEXT_KEYS,
+    Letter,
+    TemplateName,
+    frontend_base,
+    frontend_link,
+    render,
+)
 from blog.mail.mailer import Mailer
 from blog.mail.outbox import send_after_commit
 
@@ -13,6 +20,7 @@ __all__ = [
     "Letter",
     "Mailer",
     "TemplateName",
+    "frontend_base",
     "frontend_link",
     "render",
     "send_after_commit",

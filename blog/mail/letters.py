@@ -81,13 +81,17 @@ def render(letter: Letter, *, sender: str) -> EmailMessage:
     return message
 
 
-def frontend_link(frontend_url: str, *, tenant_slug: str, action: str, token: str) -> str:
-    """The frontend page that acts on ``token``: ``{frontend_url}/{action}?token=...``.
+def frontend_base(frontend_url: str, *, tenant_slug: str) -> str:
+    """A blog's frontend, without a trailing slash: ``{tenant}`` in ``frontend_url`` becomes
+    the blog's slug. Pass the blog's own frontend URL when it has one, the global
+    ``settings.frontend_url`` otherwise."""
+    return frontend_url.replace("{tenant}", quote(tenant_slug, safe="")).rstrip("/")
 
-    ``{tenant}`` in ``frontend_url`` becomes the blog's slug. Pass the blog's own frontend
-    URL when it has one, the global ``settings.frontend_url`` otherwise.
-    """
-    base = frontend_url.replace("{tenant}", quote(tenant_slug, safe="")).rstrip("/")
+
+def frontend_link(frontend_url: str, *, tenant_slug: str, action: str, token: str) -> str:
+    """The frontend page that acts on ``token``: ``{frontend_url}/{action}?token=...``
+    (see :func:`frontend_base`)."""
+    base = frontend_base(frontend_url, tenant_slug=tenant_slug)
     return f"{base}/{action}?{urlencode({'token': token})}"
 
 

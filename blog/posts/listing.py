@@ -31,7 +31,7 @@ from sqlmodel import Session, col, select
 
 from blog.pagination import PageParams
 from blog.posts.exceptions import InvalidCursor
-from blog.posts.models import Favorite, Post, PostStatus, PostTag, Tag
+from blog.posts.models import Favorite, Post, PostStatus, PostTag, Tag, public_posts
 from blog.posts.schemas import PostSummaryData
 from blog.tenancy import bound_tenant
 from blog.users.models import Follow, Role, User
@@ -280,13 +280,13 @@ def _order_key(status: PostStatus | None) -> sa.ColumnElement[Any]:
 
 def _criteria(shape: _Shape) -> list[sa.ColumnElement[bool]]:
     criteria: list[sa.ColumnElement[bool]] = []
-    if shape.status is not None:
+    if shape.status == PostStatus.published:
+        criteria.append(public_posts())
+    elif shape.status is not None:
         criteria.append(col(Post.status) == shape.status)
     own = col(Post.author_id) == sa.bindparam("viewer_id")
     if shape.own_drafts_only:
-        criteria.append(
-            own if shape.status is not None else sa.or_(col(Post.status) == "published", own)
-        )
+        criteria.append(own if shape.status is not None else sa.or_(public_posts(), own))
     if shape.author:
         authors = select(User.id).where(col(User.username_key) == sa.bindparam("author"))
         criteria.append(col(Post.author_id).in_(authors))

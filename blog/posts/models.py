@@ -12,7 +12,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlmodel import Field, Relationship
+from sqlmodel import Field, Relationship, col
 
 from blog.database import UTCDateTime, utcnow, uuid7
 from blog.tenancy import TenantScoped
@@ -124,6 +124,16 @@ class Post(TenantScoped, table=True):
     @property
     def tag_names(self) -> list[str]:
         return [tag.name for tag in self.tags]
+
+
+def public_posts() -> sa.ColumnElement[bool]:
+    """The one rule of what anyone may read: published posts.
+
+    A draft is never public; a scheduled post is hidden until its job publishes it, which
+    sets the status once ``published_at`` has come (so a published post's time is never
+    ahead of the clock, and the rule needs no clock of its own).
+    """
+    return col(Post.status) == PostStatus.published
 
 
 class Comment(TenantScoped, table=True):

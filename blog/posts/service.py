@@ -28,7 +28,7 @@ from blog.posts.exceptions import (
     SlugUnavailable,
 )
 from blog.posts.listing import favorited_among, tag_link
-from blog.posts.models import Comment, Favorite, Post, PostStatus, PostTag, Tag
+from blog.posts.models import Comment, Favorite, Post, PostStatus, PostTag, Tag, public_posts
 from blog.posts.publishing import schedule_publication
 from blog.posts.schemas import CommentCreate, PostCreate, PostUpdate
 from blog.tenancy import bound_tenant
@@ -44,7 +44,7 @@ def _is_editor(user: User | None) -> bool:
 
 
 def _visible_to(viewer: User | None) -> sa.ColumnElement[bool]:
-    published = col(Post.status) == PostStatus.published
+    published = public_posts()
     if viewer is None:
         return published
     if _is_editor(viewer):
@@ -289,7 +289,7 @@ def list_tags(session: Session, *, params: PageParams) -> tuple[Sequence[Any], i
         select(Tag.name, posts_count)
         .join(PostTag, tag_link())
         .join(Post, _links_post())
-        .where(col(Post.status) == PostStatus.published)
+        .where(public_posts())
         .group_by(col(Tag.id), col(Tag.name))
         .order_by(posts_count.desc(), col(Tag.name))
     )
