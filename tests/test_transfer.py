@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
+from pydantic import ValidationError
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -115,8 +116,15 @@ def test_tables_are_exported_in_foreign_key_order() -> None:
         (lambda: Exported(Comment, secret={"text"}), "secret names text"),
         (lambda: Exported(Comment, secret={"body"}), "give fresh="),
         (lambda: Exported(User, columns_since={"failed_login": 3}), "columns_since names"),
+        (lambda: Exported(Comment, columns_since={"body": 3}), "need a default"),
     ],
-    ids=["left out", "secret", "secret without a generator", "columns since"],
+    ids=[
+        "left out",
+        "secret",
+        "secret without a generator",
+        "columns since",
+        "columns since without a default",
+    ],
 )
 def test_a_declaration_naming_what_the_model_lacks_is_refused(
     declare: Callable[[], Exported], message: str
@@ -124,6 +132,24 @@ def test_a_declaration_naming_what_the_model_lacks_is_refused(
     """A renamed or removed column fails where TABLES is declared, not in a user's import."""
     with pytest.raises(ValueError, match=message):
         declare()
+
+
+def test_a_column_added_later_gets_the_models_default_in_older_files_row_by_row() -> None:
+    comments = Exported(Comment, columns_since={"id": 5})
+    row = {
+        "post_id": str(uuid.uuid4()),
+        "number": 1,
+        "author_id": str(uuid.uuid4()),
+        "body": "Hi.",
+        "created_at": "2026-01-01T00:00:00Z",
+        "updated_at": "2026-01-01T00:00:00Z",
+    }
+
+    old = [comments.row_model(version=4).model_validate_json(json.dumps(row)) for _ in range(2)]
+
+    assert old[0].id != old[1].id  # type: ignore[attr-defined]
+    with pytest.raises(ValidationError, match="id\n  Field required"):
+        comments.row_model(version=5).model_validate_json(json.dumps(row))
 
 
 # --- blog export / import -------------------------------------------------------------------

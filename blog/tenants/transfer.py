@@ -118,6 +118,11 @@ class Exported:
                 )
         for name in self.secret:
             self.generator(name)
+        for name in self.columns_since:
+            if self.model.model_fields[name].is_required():
+                raise ValueError(
+                    f"{self.name}.{name} came later: older files need a default on the model"
+                )
 
     @property
     def name(self) -> str:
@@ -220,8 +225,10 @@ def _row_model(table: Exported, version: int, secrets: bool) -> type[Row]:
         annotation = Annotated[(checked, *constraints)] if constraints else checked
         if version >= table.columns_since.get(name, FIRST_VERSION):
             fields[name] = (annotation, ...)
+        elif info.default_factory is not None:  # one value per row, not one for all
+            fields[name] = (annotation, Field(default_factory=info.default_factory))
         else:
-            fields[name] = (annotation, info.get_default(call_default_factory=True))
+            fields[name] = (annotation, info.default)
     validators = {"check": model_validator(mode="after")(table.check)} if table.check else None
     return create_model(
         f"{table.model.__name__}Row",
