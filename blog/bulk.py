@@ -55,15 +55,15 @@ class BulkInsert:
     """An executemany INSERT of one model's table from rows given as dicts by column.
 
     A row may leave out the columns with a constant default (the model's, or NULL); the
-    statement still names every column of the table, in the table's order of the given
-    ones first. Build it from a first row with :meth:`of`; every later row must have the
-    same keys.
+    statement still names every column of the table: the given ones in the table's order,
+    then the defaulted ones. Build it from a first row with :meth:`of`; every later row
+    must have the same keys. ``values(row)`` is the row's values in the statement's order
+    (a C-level ``itemgetter`` when nothing is defaulted: the seeder calls it per row).
     """
 
     table: str
     columns: tuple[str, ...]
-    _given: Callable[[Mapping[str, Any]], tuple[Any, ...]]
-    _defaults: tuple[Any, ...]
+    values: Callable[[Mapping[str, Any]], tuple[Any, ...]]
 
     @classmethod
     def of(cls, model: type[SQLModel], row: Mapping[str, Any]) -> "BulkInsert":
@@ -77,8 +77,11 @@ class BulkInsert:
         rest = tuple(name for name in columns if name not in row)
         defaults = tuple(_constant_default(table.c[name]) for name in rest)
         pick = itemgetter(*given)
-        getter = pick if len(given) > 1 else (lambda values: (pick(values),))
-        return cls(table.name, given + rest, getter, defaults)
+        if len(given) == 1:
+            return cls(table.name, given + rest, lambda row: (pick(row), *defaults))
+        if defaults:
+            return cls(table.name, given + rest, lambda row: pick(row) + defaults)
+        return cls(table.name, given, pick)
 
     def statement(self, marker: str) -> str:
         """The driver's INSERT, with ``marker`` (``?`` or ``%s``) for each value."""
@@ -86,7 +89,3 @@ class BulkInsert:
             f"INSERT INTO {self.table} ({', '.join(self.columns)}) "  # noqa: S608 - model names
             f"VALUES ({', '.join([marker] * len(self.columns))})"
         )
-
-    def values(self, row: Mapping[str, Any]) -> tuple[Any, ...]:
-        """``row``'s values in the statement's order."""
-        return self._given(row) + self._defaults

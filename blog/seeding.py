@@ -133,9 +133,8 @@ class _Writer:
                 bulk = BulkInsert.of(model, batch[0])
                 self.inserts[model] = bulk, bulk.statement("?" if self.sqlite else "%s")
             bulk, statement = self.inserts[model]
-            values = bulk.values
             self.connection.exec_driver_sql(  # raw-sql: bulk seeding, scoped below
-                statement, [values(row) for row in batch]
+                statement, list(map(bulk.values, batch))
             )
             written += len(batch)
             self.progress.advance(table_of(model).name, len(batch))
