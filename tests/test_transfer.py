@@ -563,6 +563,7 @@ def test_an_export_with_its_secrets_moves_them(
     result = blog("import", str(file), "--as", "copy")
 
     assert exported.exit_code == 0, exported.output
+    assert "holds its secrets too" in said(exported)
     data = json.loads(file.read_text())
     assert data["secrets"] is True
     assert all(row["hashed_password"].startswith("$2") for row in data["users"])

@@ -65,6 +65,8 @@ def export(
         data = export_tenant(session, tenant=tenant, include_secrets=include_secrets)
     text = data.model_dump_json(indent=2) + "\n"
     message = f"Exported the blog [bold]{tenant.slug}[/bold]: {data.summary()}."
+    if include_secrets:
+        message += " The file holds its secrets too: keep it as private as the database."
     if output is None:
         sys.stdout.write(text)
         err_console.print(message)
