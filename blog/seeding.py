@@ -1,7 +1,9 @@
 """Bulk fake data for demos and benchmarks: fast, deterministic, safe to rerun.
 
-Rows are generated as plain tuples in batches and written with the driver's
-``executemany`` (no ORM objects), so memory stays flat whatever the size. Every
+Rows are generated as plain dicts by column name, in batches, and written with the
+driver's ``executemany`` (no ORM objects), so memory stays flat whatever the size. The
+columns come from the models (:class:`blog.bulk.BulkInsert`): a column a model gains is
+written with its default, or the seeder is told to give it. Every
 seeded user shares one password, hashed once (:data:`SEED_PASSWORD`). Each tenant
 is written in one transaction: an interrupted run leaves whole tenants only, and a
 rerun skips the tenants that exist (their slugs derive from ``--seed``).
@@ -9,7 +11,7 @@ rerun skips the tenants that exist (their slugs derive from ``--seed``).
 
 import random
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import islice
@@ -17,16 +19,23 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
+from sqlmodel import SQLModel
 
 from blog.auth.security import PasswordHasher
-from blog.cache.versions import fresh_version
+from blog.bulk import BulkInsert, table_of
+from blog.cache.versions import TenantVersion, fresh_version
 from blog.database import utcnow
+from blog.posts.models import Comment, Post, PostTag, Tag
+from blog.tenants.models import Tenant
+from blog.users.models import User
 
 SEED_PASSWORD = "seeded-password"  # noqa: S105 - documented: every seeded account uses it
 BATCH_SIZE = 5_000
 PUBLISHED_SHARE = 0.9
 HISTORY = timedelta(days=730)
 POOL_SIZE = 512
+
+Row = dict[str, Any]  # one row to write, by column name
 
 _WORD_TEXT = (
     "able about above across after again against almost along already also always among "
@@ -107,7 +116,8 @@ _SQLITE = _Encoding(
 
 
 class _Writer:
-    """Inserts tuples into one table with the driver's executemany, in batches."""
+    """Inserts rows (dicts by column) into one model's table with the driver's
+    executemany, in batches; the columns come from the model (:class:`BulkInsert`)."""
 
     def __init__(self, connection: sa.Connection, progress: SeedProgress, batch_size: int) -> None:
         self.connection = connection
@@ -115,18 +125,20 @@ class _Writer:
         self.batch_size = batch_size
         self.sqlite = connection.dialect.name == "sqlite"
         self.encoding = _SQLITE if self.sqlite else _NATIVE
+        self.inserts: dict[type[SQLModel], tuple[BulkInsert, str]] = {}
 
-    def insert(self, table: str, columns: Sequence[str], rows: Iterator[tuple[Any, ...]]) -> int:
-        marker = "?" if self.sqlite else "%s"
-        statement = (
-            f"INSERT INTO {table} ({', '.join(columns)}) "  # noqa: S608 - fixed names
-            f"VALUES ({', '.join([marker] * len(columns))})"
-        )
+    def insert(self, model: type[SQLModel], rows: Iterator[Row]) -> int:
         written = 0
         while batch := list(islice(rows, self.batch_size)):
-            self.connection.exec_driver_sql(statement, batch)  # raw-sql: bulk seeding, scoped below
+            if model not in self.inserts:
+                bulk = BulkInsert.of(model, batch[0])
+                self.inserts[model] = bulk, bulk.statement("?" if self.sqlite else "%s")
+            bulk, statement = self.inserts[model]
+            self.connection.exec_driver_sql(  # raw-sql: bulk seeding, scoped below
+                statement, list(map(bulk.values, batch))
+            )
             written += len(batch)
-            self.progress.advance(table, len(batch))
+            self.progress.advance(table_of(model).name, len(batch))
         return written
 
 
@@ -179,12 +191,16 @@ class _TenantSeeder:
         self.bodies = [_markdown_body(self.rng) for _ in range(POOL_SIZE)]
         self.remarks = [_sentence(self.rng, 4, 20) + "." for _ in range(POOL_SIZE)]
 
-    def tenant_row(self) -> tuple[Any, ...]:
-        return (
-            self.tenant_id, self.slug, f"Seeded blog {self.slug}", True, self.encode.time(self.now)
-        )  # fmt: skip
+    def tenant_row(self) -> Row:
+        return {
+            "id": self.tenant_id,
+            "slug": self.slug,
+            "name": f"Seeded blog {self.slug}",
+            "registration_open": True,
+            "created_at": self.encode.time(self.now),
+        }
 
-    def users(self) -> Iterator[tuple[Any, ...]]:
+    def users(self) -> Iterator[Row]:
         for number in range(self.plan.users_per_tenant):
             joined = self.now - HISTORY * self.rng.random()
             user_id = self.encode.id(_time_ordered_id(self.rng, joined))
@@ -193,20 +209,29 @@ class _TenantSeeder:
             first, last = self.rng.choice(WORDS), self.rng.choice(WORDS)
             username = f"{first}{number}"
             role = "owner" if number == 0 else ("editor" if number % 10 == 1 else "author")
-            yield (
-                self.tenant_id, user_id, f"{username}@{self.slug}.example", username,
-                username, f"{first.title()} {last.title()}", None, None, role, True,
-                self.hashed_password, at, at, at,
-            )  # fmt: skip
+            yield {
+                "tenant_id": self.tenant_id,
+                "id": user_id,
+                "email": f"{username}@{self.slug}.example",
+                "username": username,
+                "username_key": username,
+                "name": f"{first.title()} {last.title()}",
+                "role": role,
+                "is_active": True,
+                "hashed_password": self.hashed_password,
+                "email_verified_at": at,
+                "created_at": at,
+                "updated_at": at,
+            }
 
-    def tags(self) -> Iterator[tuple[Any, ...]]:
+    def tags(self) -> Iterator[Row]:
         names = self.rng.sample(WORDS, k=min(self.plan.tags, len(WORDS)))
         for name in names:
             tag_id = self.encode.id(_time_ordered_id(self.rng, self.now))
             self.tag_ids.append(tag_id)
-            yield (self.tenant_id, tag_id, name)
+            yield {"tenant_id": self.tenant_id, "id": tag_id, "name": name}
 
-    def posts_and_links(self, links: list[tuple[Any, ...]]) -> Iterator[tuple[Any, ...]]:
+    def posts_and_links(self, links: list[Row]) -> Iterator[Row]:
         """Posts; each post's tag links are appended to ``links`` as it is made."""
         rng, pool, encode = self.rng, range(POOL_SIZE), self.encode
         keep_for_comments = self.plan.comments_per_post > 0
@@ -225,15 +250,31 @@ class _TenantSeeder:
                 if self.tag_ids:
                     count = rng.randint(0, min(4, len(self.tag_ids)))
                     for position, tag_id in enumerate(rng.sample(self.tag_ids, count)):
-                        links.append((self.tenant_id, post_id, tag_id, position))
+                        links.append(
+                            {
+                                "tenant_id": self.tenant_id,
+                                "post_id": post_id,
+                                "tag_id": tag_id,
+                                "position": position,
+                            }
+                        )
                 number += 1
-                yield (
-                    self.tenant_id, post_id, author_id, title, slug[:100],
-                    self.remarks[rng.choice(pool)], self.bodies[rng.choice(pool)], status,
-                    shown, at, at, self.plan.comments_per_post,
-                )  # fmt: skip
+                yield {
+                    "tenant_id": self.tenant_id,
+                    "id": post_id,
+                    "author_id": author_id,
+                    "title": title,
+                    "slug": slug[:100],
+                    "description": self.remarks[rng.choice(pool)],
+                    "body": self.bodies[rng.choice(pool)],
+                    "status": status,
+                    "published_at": shown,
+                    "created_at": at,
+                    "updated_at": at,
+                    "last_comment_number": self.plan.comments_per_post,
+                }
 
-    def comments(self) -> Iterator[tuple[Any, ...]]:
+    def comments(self) -> Iterator[Row]:
         """Comments on the posts made since the last call."""
         rng, encode = self.rng, self.encode
         for post_id, published_at in self.published:
@@ -243,30 +284,17 @@ class _TenantSeeder:
             )
             for number, made in enumerate(times, start=1):
                 at = encode.time(made)
-                yield (
-                    self.tenant_id, encode.id(_time_ordered_id(rng, made)), post_id, number,
-                    rng.choice(self.user_ids), self.remarks[rng.randrange(POOL_SIZE)], at, at,
-                )  # fmt: skip
+                yield {
+                    "tenant_id": self.tenant_id,
+                    "id": encode.id(_time_ordered_id(rng, made)),
+                    "post_id": post_id,
+                    "number": number,
+                    "author_id": rng.choice(self.user_ids),
+                    "body": self.remarks[rng.randrange(POOL_SIZE)],
+                    "created_at": at,
+                    "updated_at": at,
+                }
         self.published.clear()
-
-
-COLUMNS = {
-    "tenants": ("id", "slug", "name", "registration_open", "created_at"),
-    "users": (
-        "tenant_id", "id", "email", "username", "username_key", "name", "bio", "image",
-        "role", "is_active", "hashed_password", "created_at", "updated_at",
-        "email_verified_at",
-    ),
-    "tags": ("tenant_id", "id", "name"),
-    "posts": (
-        "tenant_id", "id", "author_id", "title", "slug", "description", "body", "status",
-        "published_at", "created_at", "updated_at", "last_comment_number",
-    ),
-    "post_tags": ("tenant_id", "post_id", "tag_id", "position"),
-    "comments": (
-        "tenant_id", "id", "post_id", "number", "author_id", "body", "created_at", "updated_at",
-    ),
-}  # fmt: skip
 
 
 def _existing_slugs(engine: Engine, slugs: list[str]) -> set[str]:
@@ -312,19 +340,25 @@ def seed(
         with engine.begin() as connection:  # raw-sql: one transaction per tenant
             writer = _Writer(connection, progress, plan.batch_size)
             tenant = _TenantSeeder(plan, index, hashed_password, now, writer.encoding)
-            writer.insert("tenants", COLUMNS["tenants"], iter([tenant.tenant_row()]))
+            writer.insert(Tenant, iter([tenant.tenant_row()]))
             # A new blog's content version, as every write through a session would set it.
             writer.insert(
-                "tenant_versions",
-                ("tenant_id", "version", "changed_at"),
-                iter([(tenant.tenant_id, fresh_version(), writer.encoding.time(utcnow()))]),
+                TenantVersion,
+                iter(
+                    [
+                        {
+                            "tenant_id": tenant.tenant_id,
+                            "version": fresh_version(),
+                            "changed_at": writer.encoding.time(utcnow()),
+                        }
+                    ]
+                ),
             )
             _bind(connection, tenant.tenant_uuid)
-            for table, rows in (("users", tenant.users()), ("tags", tenant.tags())):
-                progress.start(table, plan.users_per_tenant if table == "users" else plan.tags)
-                report.rows[table] = report.rows.get(table, 0) + writer.insert(
-                    table, COLUMNS[table], rows
-                )
+            progress.start("users", plan.users_per_tenant)
+            report.rows["users"] = report.rows.get("users", 0) + writer.insert(User, tenant.users())
+            progress.start("tags", plan.tags)
+            report.rows["tags"] = report.rows.get("tags", 0) + writer.insert(Tag, tenant.tags())
             _write_posts(writer, tenant, plan, progress, report)
         report.created.append(slug)
         if on_tenant:
@@ -343,17 +377,15 @@ def _write_posts(
     progress.start("posts", total_posts)
     progress.start("post_tags", None)
     progress.start("comments", total_posts * plan.comments_per_post)
-    links: list[tuple[Any, ...]] = []
+    links: list[Row] = []
     posts = tenant.posts_and_links(links)
     while batch := list(islice(posts, plan.batch_size)):
-        report.rows["posts"] = report.rows.get("posts", 0) + writer.insert(
-            "posts", COLUMNS["posts"], iter(batch)
-        )
+        report.rows["posts"] = report.rows.get("posts", 0) + writer.insert(Post, iter(batch))
         report.rows["post_tags"] = report.rows.get("post_tags", 0) + writer.insert(
-            "post_tags", COLUMNS["post_tags"], iter(links)
+            PostTag, iter(links)
         )
         links.clear()
         if plan.comments_per_post:
             report.rows["comments"] = report.rows.get("comments", 0) + writer.insert(
-                "comments", COLUMNS["comments"], tenant.comments()
+                Comment, tenant.comments()
             )

@@ -9,10 +9,13 @@ from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
 from blog.auth.security import PasswordHasher
+from blog.bulk import BulkInsert, columns_of
 from blog.cli import app as cli
 from blog.models import metadata
+from blog.posts.models import Tag
 from blog.seeding import SEED_PASSWORD, SeedPlan, SeedProgress, seed
 from blog.testing.plugin import empty_all_tables
+from blog.users.models import Role, User
 
 PLAN = SeedPlan(tenants=2, users_per_tenant=5, posts_per_user=8, comments_per_post=2, tags=6)
 HASHER = PasswordHasher(rounds=4)
@@ -147,3 +150,43 @@ def test_seed_command(database_url: str, owner_engine: Engine) -> None:
     assert len(snapshot(owner_engine)["posts"]) == 6
     assert invalid.exit_code != 0
     assert "Traceback" not in invalid.output
+
+
+def test_seeded_rows_get_the_models_defaults_for_what_the_seeder_leaves_out(
+    engine: Engine, owner_engine: Engine
+) -> None:
+    seed(engine, PLAN, hasher=HASHER)
+
+    with owner_engine.connect() as connection:
+        users = connection.execute(sa.select(metadata.tables["users"])).mappings().all()
+        tenants = connection.execute(sa.select(metadata.tables["tenants"])).mappings().all()
+    assert {(u["failed_logins"], u["locked_until"], u["token_generation"]) for u in users} == {
+        (0, None, 0)
+    }
+    assert {(t["require_verified_email"], t["lockout_threshold"]) for t in tenants} == {(False, 5)}
+
+
+def test_a_bulk_insert_names_every_column_of_its_model() -> None:
+    row = {"tenant_id": 1, "id": 2, "email": "a@b", "username": "a", "username_key": "a"}
+    bulk = BulkInsert.of(User, {**row, "hashed_password": "x", "created_at": 3, "updated_at": 3})
+
+    assert set(bulk.columns) == set(columns_of(User))
+    values = dict(
+        zip(
+            bulk.columns,
+            bulk.values({**row, "hashed_password": "x", "created_at": 3, "updated_at": 3}),
+            strict=True,
+        )
+    )
+    assert (values["role"], values["is_active"], values["failed_logins"]) == (Role.author, True, 0)
+    assert (values["bio"], values["email_verified_at"]) == (None, None)
+    assert bulk.statement("?").startswith("INSERT INTO users (tenant_id, id, email")
+
+
+def test_a_bulk_insert_refuses_a_column_its_model_lacks_or_needs_given() -> None:
+    with pytest.raises(ValueError, match="tags has no column colour"):
+        BulkInsert.of(Tag, {"tenant_id": 1, "id": 2, "name": "a", "colour": "red"})
+    with pytest.raises(ValueError, match="rows of tags must give id"):
+        BulkInsert.of(Tag, {"tenant_id": 1, "name": "a"})
+    with pytest.raises(ValueError, match="tags has no column label"):
+        columns_of(Tag, leaving_out={"label"})

@@ -1,4 +1,4 @@
-from blog.errors import Conflict, Forbidden, NotFound
+from blog.errors import Conflict, Forbidden, InvalidInput, NotFound
 
 
 class TenantNotFound(NotFound):
@@ -14,3 +14,8 @@ class TenantSlugTaken(Conflict):
 class TenantSignupClosed(Forbidden):
     code = "tenant_signup_closed"
     detail = "Public tenant sign-up is disabled on this deployment."
+
+
+class InvalidExport(InvalidInput):
+    code = "invalid_export"
+    detail = "Not a blog export file."
