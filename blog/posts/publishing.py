@@ -12,10 +12,12 @@ import uuid
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlmodel import Session, col
+from sqlmodel import Session, col, select
 
 from blog.jobs import JobContext, enqueue, handler
 from blog.posts.models import Post, PostStatus
+from blog.webhooks.events import emit, post_data
+from blog.webhooks.models import Event
 
 PUBLISH = "post.publish"
 
@@ -46,7 +48,13 @@ def publish_due(session: Session, post_id: uuid.UUID, now: datetime) -> bool:
         .values(status=PostStatus.published, updated_at=now),
         execution_options={"synchronize_session": False},
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    if not result.rowcount:  # type: ignore[attr-defined]
+        return False
+    post = session.exec(
+        select(Post).where(col(Post.id) == post_id).execution_options(populate_existing=True)
+    ).one()
+    emit(session, post.tenant_id, Event.post_published, post_data(post))
+    return True
 
 
 @handler(PUBLISH, attempts=10, backoff_seconds=5.0, max_backoff_seconds=600.0)
