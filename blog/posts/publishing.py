@@ -12,10 +12,13 @@ import uuid
 from datetime import datetime
 
 import sqlalchemy as sa
+from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from blog.jobs import JobContext, enqueue, handler
-from blog.posts.models import Post, PostStatus
+from blog.posts.listing import tag_link
+from blog.posts.models import Post, PostStatus, PostTag, Tag
 from blog.webhooks.events import emit, post_data
 from blog.webhooks.models import Event
 
@@ -51,8 +54,18 @@ def publish_due(session: Session, post_id: uuid.UUID, now: datetime) -> bool:
     if not result.rowcount:  # type: ignore[attr-defined]
         return False
     post = session.exec(
-        select(Post).where(col(Post.id) == post_id).execution_options(populate_existing=True)
+        select(Post)
+        .options(joinedload(Post.author))  # type: ignore[arg-type]
+        .where(col(Post.id) == post_id)
+        .execution_options(populate_existing=True)
     ).one()
+    tags = session.exec(
+        select(Tag)
+        .join(PostTag, tag_link())
+        .where(col(PostTag.post_id) == post_id)
+        .order_by(col(PostTag.position))
+    ).all()
+    set_committed_value(post, "tags", list(tags))
     emit(session, post.tenant_id, Event.post_published, post_data(post))
     return True
 
