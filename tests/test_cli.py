@@ -395,6 +395,8 @@ def test_tenants_delete_removes_that_blog_and_nothing_else(
         "follows": "1",
         "favorites": "1",
         "jobs": "0",
+        "webhook_endpoints": "0",
+        "webhook_deliveries": "0",
     }
     assert all(count(owner_engine, table, tenant.id) == 0 for table in TENANT_TABLES)
     assert count(owner_engine, "tenants") == 1
@@ -660,8 +662,17 @@ def test_the_export_format_covers_every_column_but_tenant_id() -> None:
     exported = {name for name, _, _ in TABLES}
     owned = {str(model.__tablename__) for model in tenant_models()}
     # Logins and mailed links are credentials of this deployment: never exported; jobs are
-    # this deployment's work in flight.
-    not_carried = {"refresh_tokens", "auth_sessions", "account_tokens", "jobs"}
+    # this deployment's work in flight, and so are webhook deliveries (their log). Webhook
+    # endpoints are not carried yet: the export format is to learn them (without their
+    # secrets unless asked) when the webhooks and transfer branches meet.
+    not_carried = {
+        "refresh_tokens",
+        "auth_sessions",
+        "account_tokens",
+        "jobs",
+        "webhook_deliveries",
+        "webhook_endpoints",
+    }
     assert exported == owned - not_carried, "a tenant-owned table is not exported"
 
 
