@@ -2,6 +2,7 @@
 verifies every request with the Standard Webhooks reference library."""
 
 import http.server
+import ipaddress
 import json
 import logging
 import threading
@@ -516,6 +517,9 @@ def test_each_blog_gets_only_its_own_events(
 INTERNAL_URLS = [
     "http://127.0.0.1:8000/hook",
     "http://localhost/hook",
+    "http://2130706433/hook",  # 127.0.0.1 as one number
+    "http://127.1/hook",
+    "http://0x7f.1/hook",
     "http://10.1.2.3/hook",
     "http://172.16.0.1/hook",
     "http://192.168.1.1/hook",
@@ -611,7 +615,34 @@ def test_delivery_refuses_an_address_that_became_internal(
         assert entry["last_status_code"] is None
 
 
-def test_delivery_connects_to_the_address_it_checked() -> None:
+def test_delivery_connects_to_the_address_it_checked_under_the_url_s_name(
+    client: TestClient,
+    tenant: Tenant,
+    admin: Headers,
+    author: Headers,
+    settings: Settings,
+    receiver: Receiver,
+    run_jobs: RunJobs,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The name resolves to the receiver's address, taken here for a public one.
+    monkeypatch.setattr(
+        addresses, "resolve", lambda _host, _port: [ipaddress.ip_address("127.0.0.1")]
+    )
+    monkeypatch.setattr(addresses, "is_internal", lambda _address: False)
+    settings.webhooks_allow_private_addresses = False
+    port = receiver.url.split(":")[2].split("/")[0]
+    endpoint = register(client, tenant, admin, f"http://hooks.example.test:{port}/hook")
+    publish(client, tenant, author)
+
+    run_jobs()
+
+    [request] = receiver.received
+    assert request.headers["host"] == f"hooks.example.test:{port}"
+    request.verify(endpoint["secret"])
+
+
+def test_a_pinned_url_keeps_its_path_port_and_name() -> None:
     target = addresses.target(f"https://{PUBLIC_ADDRESS}:8443/a?b=c", allow_private=False)
     assert target.url == f"https://{PUBLIC_ADDRESS}:8443/a?b=c"
     assert (target.host, target.server_name, target.pinned) == (

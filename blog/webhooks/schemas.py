@@ -5,7 +5,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool
 
 from blog.schemas import InputModel, Omittable, strip_text
 from blog.webhooks.models import (
@@ -49,14 +49,14 @@ class EndpointCreate(InputModel):
     url: Url
     events: Events
     description: Description = ""
-    is_active: bool = True
+    is_active: StrictBool = True  # not 0, 1 or "yes": the schema says boolean
 
 
 class EndpointUpdate(InputModel):
     url: Omittable[Url] = None
     events: Omittable[Events] = None
     description: Omittable[Description] = None
-    is_active: Omittable[bool] = None
+    is_active: Omittable[StrictBool] = None
 
 
 class EndpointRead(BaseModel):
