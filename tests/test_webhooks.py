@@ -257,6 +257,9 @@ def test_endpoints_get_only_the_events_they_subscribe_to(
         json={"email": "new@example.com", "username": "newbie", "password": DEFAULT_PASSWORD},
     )
     assert joined.status_code == 201, joined.text
+    newbie = joined.json()["id"]
+    removed = client.delete(f"/api/v1/tenants/{tenant.slug}/users/{newbie}", headers=admin)
+    assert removed.status_code == 204, removed.text
     run_jobs()
 
     def types(path: str) -> list[str]:
@@ -271,15 +274,17 @@ def test_endpoints_get_only_the_events_they_subscribe_to(
         "post.unpublished",
         "post.deleted",
         "member.created",
+        "member.deleted",
     ]
-    assert types("/members") == ["member.created"]
+    assert types("/members") == ["member.created", "member.deleted"]
     assert types("/off") == []
     [comment_event] = receiver.of("/hook/comments")
     assert json.loads(comment_event.body)["data"]["id"] == comment["id"]
-    [member_event] = receiver.of("/hook/members")
-    member = json.loads(member_event.body)["data"]
+    joined_event, left_event = receiver.of("/hook/members")
+    member = json.loads(joined_event.body)["data"]
     assert (member["username"], member["email"]) == ("newbie", "new@example.com")
     assert "hashed_password" not in member
+    assert json.loads(left_event.body)["data"] == {"id": member["id"], "username": "newbie"}
     assert b"$2b$" not in b"".join(r.body for r in receiver.received)
 
 
@@ -449,6 +454,36 @@ def test_a_deleted_endpoint_s_pending_deliveries_end_quietly(
     assert receiver.received == []
     assert rows(engine, WebhookDelivery) == []
     assert [job.state for job in rows(engine, Job)] == ["done"]
+
+
+def test_a_switched_off_endpoint_s_pending_deliveries_are_not_sent(
+    client: TestClient,
+    tenant: Tenant,
+    admin: Headers,
+    author: Headers,
+    receiver: Receiver,
+    run_jobs: RunJobs,
+) -> None:
+    endpoint = register(client, tenant, admin, receiver.url)
+    path = hooks_path(tenant, f"/{endpoint['id']}")
+    publish(client, tenant, author)
+
+    client.patch(path, json={"is_active": False}, headers=admin)
+    run_jobs()
+
+    assert receiver.received == []
+    [entry] = deliveries(client, tenant, admin, endpoint)["items"]
+    assert (entry["status"], entry["attempts"]) == ("failed", 0)
+    assert entry["last_error"] == "not sent: the endpoint is switched off"
+    replay = client.post(f"{path}/deliveries/{entry['id']}/replay", headers=admin)
+    assert (replay.status_code, replay.json()["code"]) == (409, "webhook_endpoint_inactive")
+    ping = client.post(f"{path}/ping", headers=admin)
+    assert (ping.status_code, ping.json()["code"]) == (409, "webhook_endpoint_inactive")
+    # Switched on again, the delivery can be replayed.
+    client.patch(path, json={"is_active": True}, headers=admin)
+    assert client.post(f"{path}/deliveries/{entry['id']}/replay", headers=admin).status_code == 202
+    run_jobs()
+    assert receiver.received[0].id == entry["id"]
 
 
 def test_a_rolled_back_change_fires_nothing(
