@@ -249,6 +249,11 @@ def test_endpoints_get_only_the_events_they_subscribe_to(
         headers=author,
     ).json()
     update_post(client, tenant, post["id"], author, title="Changed")
+    uncommented = client.delete(
+        f"/api/v1/tenants/{tenant.slug}/posts/{post['id']}/comments/{comment['id']}",
+        headers=author,
+    )
+    assert uncommented.status_code == 204, uncommented.text
     update_post(client, tenant, draft["id"], author, status="published")
     update_post(client, tenant, draft["id"], author, status="draft")
     delete_post(client, tenant, post["id"], author)
@@ -270,6 +275,7 @@ def test_endpoints_get_only_the_events_they_subscribe_to(
         "post.published",
         "comment.created",
         "post.updated",
+        "comment.deleted",
         "post.published",
         "post.unpublished",
         "post.deleted",

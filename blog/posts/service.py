@@ -388,12 +388,13 @@ def delete_comment(session: Session, *, post: Post, comment: Comment, actor: Use
     if actor.id not in (comment.author_id, post.author_id) and not _is_editor(actor):
         raise NotCommentModerator()
     session.execute(sa.delete(Comment).where(col(Comment.id) == comment.id))
-    emit(
-        session,
-        post.tenant_id,
-        Event.comment_deleted,
-        {"id": str(comment.id), "number": comment.number, "post": post_ref(post)},
-    )
+    if post.status == PostStatus.published:  # (a draft's comments are nobody's news)
+        emit(
+            session,
+            post.tenant_id,
+            Event.comment_deleted,
+            {"id": str(comment.id), "number": comment.number, "post": post_ref(post)},
+        )
 
 
 def favorite(session: Session, *, post: Post, user: User) -> None:

@@ -105,7 +105,7 @@ def send(
             code = response.status_code
     except httpx.TimeoutException:
         return Outcome(None, "timed out")
-    except httpx.HTTPError as error:
+    except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError, OSError, ValueError) as error:
         return Outcome(None, f"request failed ({type(error).__name__})")
     return Outcome(code, None if 200 <= code < 300 else f"HTTP {code}")
 
