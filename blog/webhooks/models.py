@@ -10,6 +10,7 @@ from sqlmodel import Field
 
 from blog.database import UTCDateTime, utcnow, uuid7
 from blog.tenancy import TenantScoped
+from blog.webhooks.signing import new_secret
 
 URL_MAX_LENGTH = 2000
 DESCRIPTION_MAX_LENGTH = 200
@@ -56,7 +57,9 @@ class WebhookEndpoint(TenantScoped, table=True):
     url: str = Field(max_length=URL_MAX_LENGTH)
     description: str = Field(default="", max_length=DESCRIPTION_MAX_LENGTH)
     events: list[str] = Field(default_factory=list, sa_type=sa.JSON)
-    secret: str = Field(max_length=SECRET_MAX_LENGTH)
+    # (A default, so that whatever makes an endpoint without one, an import without
+    # secrets, gives it a fresh one.)
+    secret: str = Field(default_factory=new_secret, max_length=SECRET_MAX_LENGTH)
     previous_secret: str | None = Field(default=None, max_length=SECRET_MAX_LENGTH)
     previous_secret_expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     is_active: bool = Field(default=True)
