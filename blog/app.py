@@ -30,6 +30,7 @@ from blog.settings import Settings, get_settings
 from blog.tenants import routes as tenant_routes
 from blog.tenants.dependencies import get_tenant
 from blog.users import routes as user_routes
+from blog.webhooks import routes as webhook_routes
 
 logger = logging.getLogger(__name__)
 
@@ -151,6 +152,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     tenant_api.include_router(auth_routes.router)
     tenant_api.include_router(user_routes.router)
     tenant_api.include_router(post_routes.router)
+    tenant_api.include_router(webhook_routes.router)
 
     app.include_router(health.router)
     app.include_router(tenant_routes.router)

@@ -9,6 +9,7 @@ from blog.posts.models import Comment, Favorite, Post, PostTag, Tag
 from blog.ratelimit import RateLimitHit
 from blog.tenants.models import Tenant
 from blog.users.models import Follow, User
+from blog.webhooks.models import WebhookDelivery, WebhookEndpoint
 
 metadata = SQLModel.metadata
 
@@ -27,5 +28,7 @@ __all__ = [
     "Tenant",
     "TenantVersion",
     "User",
+    "WebhookDelivery",
+    "WebhookEndpoint",
     "metadata",
 ]

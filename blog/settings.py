@@ -75,6 +75,17 @@ class Settings(BaseSettings):
     )
     jobs_workers: int = Field(default=2, gt=0, description="Threads of `blog worker`.")
     jobs_keep_days: int = Field(default=7, gt=0, description="Finished jobs kept this long.")
+    webhooks_timeout_seconds: float = Field(
+        default=10, gt=0, le=60, description="A webhook delivery's whole request, at most."
+    )
+    webhooks_max_response_bytes: int = Field(
+        default=65_536, ge=0, description="Of a receiver's answer, read at most this much."
+    )
+    webhooks_allow_private_addresses: bool = Field(
+        default=False,
+        description="Let webhooks reach loopback, private and other internal addresses"
+        " (development and tests only: it opens the door to SSRF).",
+    )
     background_queue_size: int = Field(default=1000, gt=0)
     background_retry_seconds: float = Field(default=2, ge=0)
 

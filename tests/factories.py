@@ -11,6 +11,8 @@ from blog.testing.factories import (
     TagFactory,
     TenantFactory,
     UserFactory,
+    WebhookDeliveryFactory,
+    WebhookEndpointFactory,
     bind_session,
 )
 
@@ -25,5 +27,7 @@ __all__ = [
     "TagFactory",
     "TenantFactory",
     "UserFactory",
+    "WebhookDeliveryFactory",
+    "WebhookEndpointFactory",
     "bind_session",
 ]

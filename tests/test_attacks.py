@@ -69,6 +69,8 @@ from tests.factories import (
     CommentFactory,
     PostFactory,
     UserFactory,
+    WebhookDeliveryFactory,
+    WebhookEndpointFactory,
 )
 from tests.test_auth import b64url, flip_signature_character, sign
 
@@ -87,6 +89,7 @@ JSON: Final = "application/json"
 FORM: Final = "application/x-www-form-urlencoded"
 NEW_PASSWORD: Final = "a-brand-new-password"
 PATH_PARAMETER = re.compile(r"{(\w+)}")
+WEBHOOK_SECRET = re.compile(r"whsec_[A-Za-z0-9+/]{32,}")
 # Rate-limit counters record refused attempts too, by design: not evidence of a change.
 TABLES_NOT_SNAPSHOTTED: Final = frozenset({"rate_limit_hits"})
 
@@ -297,6 +300,16 @@ ROUTE_POLICY: Final[dict[str, Policy]] = {
     "GET /blogs/{tenant}/sitemaps/posts.xml": DOCUMENT,
     "GET /blogs/{tenant}/sitemaps/tags.xml": DOCUMENT,
     "GET /blogs/{tenant}/sitemaps/authors.xml": DOCUMENT,
+    "POST /api/v1/tenants/{tenant}/webhooks": ADMIN,
+    "GET /api/v1/tenants/{tenant}/webhooks": ADMIN,
+    "GET /api/v1/tenants/{tenant}/webhooks/{endpoint_id}": ADMIN,
+    "PATCH /api/v1/tenants/{tenant}/webhooks/{endpoint_id}": ADMIN,
+    "DELETE /api/v1/tenants/{tenant}/webhooks/{endpoint_id}": ADMIN,
+    "POST /api/v1/tenants/{tenant}/webhooks/{endpoint_id}/rotate-secret": ADMIN,
+    "POST /api/v1/tenants/{tenant}/webhooks/{endpoint_id}/ping": ADMIN,
+    "GET /api/v1/tenants/{tenant}/webhooks/{endpoint_id}/deliveries": ADMIN,
+    "GET /api/v1/tenants/{tenant}/webhooks/{endpoint_id}/deliveries/{delivery_id}": ADMIN,
+    "POST /api/v1/tenants/{tenant}/webhooks/{endpoint_id}/deliveries/{delivery_id}/replay": ADMIN,
 }
 
 
@@ -440,6 +453,8 @@ class Objects:
     slug: str
     comment_id: str
     session_id: str  # a login of the blog's reader
+    endpoint_id: str = ""  # a webhook endpoint of the blog
+    delivery_id: str = ""  # a (delivered) delivery to that endpoint
 
     def fill(self, template: str) -> str:
         def value(match: re.Match[str]) -> str:
@@ -500,6 +515,8 @@ class Site:
             *(o.post_id for o in objects),
             *(o.slug for o in objects),
             *(o.comment_id for o in objects),
+            self.objects.endpoint_id,
+            self.objects.delivery_id,
         }
 
 
@@ -529,6 +546,8 @@ class ResponseScan:
         text = "\n".join((response.text, *(f"{k}: {v}" for k, v in response.headers.items())))
         if "$2b$" in text:
             self.problems.append(f"{where}: a bcrypt hash")
+        if WEBHOOK_SECRET.search(text) and not _hands_out_a_secret(request):
+            self.problems.append(f"{where}: a webhook secret")
         issued = _issued_refresh_token(response)
         if any(token in text for token in self._refresh_tokens - {issued}):
             self.problems.append(f"{where}: a refresh token it did not issue")
@@ -539,6 +558,14 @@ class ResponseScan:
             under = path == base or path.startswith(base + "/")
             if under and (found := foreign.search(text)):
                 self.problems.append(f"{where}: names the other blog's {found.group()!r}")
+
+
+def _hands_out_a_secret(request: httpx.Request) -> bool:
+    """A webhook endpoint's secret is answered once: when it is made, or rotated."""
+    path = request.url.path
+    return request.method == "POST" and (
+        path.endswith("/webhooks") or path.endswith("/rotate-secret")
+    )
 
 
 def _issued_refresh_token(response: httpx.Response) -> str | None:
@@ -616,8 +643,16 @@ class World:
             if reader_left is not None
             else site.objects.session_id
         )
+        hook = WebhookDeliveryFactory.create(endpoint__tenant=site.tenant)
         objects = Objects(
-            site.slug, str(target.id), str(post.id), post.slug, str(comment.id), login
+            site.slug,
+            str(target.id),
+            str(post.id),
+            post.slug,
+            str(comment.id),
+            login,
+            str(hook.endpoint_id),
+            hook.id,
         )
         return objects, self.member(target)
 
@@ -687,11 +722,15 @@ def build_site(auth_headers: AuthHeaders, tenant: Tenant) -> Site:
     scheduled_comment = CommentFactory.create(post=scheduled, author=users["author"])
     author_id = str(users["author"].id)
     login = str(AuthSessionFactory.create(user=users["reader"]).id)
+    hook = WebhookDeliveryFactory.create(endpoint=WebhookEndpointFactory.create(tenant=tenant))
+    hooks = {"endpoint_id": str(hook.endpoint_id), "delivery_id": hook.id}
     return Site(
         slug=tenant.slug,
         tenant_id=tenant.id,
         members={label: member_of(user, auth_headers) for label, user in users.items()},
-        objects=Objects(tenant.slug, author_id, str(post.id), post.slug, str(comment.id), login),
+        objects=Objects(
+            tenant.slug, author_id, str(post.id), post.slug, str(comment.id), login, **hooks
+        ),
         draft=Objects(
             tenant.slug, author_id, str(draft.id), draft.slug, str(draft_comment.id), login
         ),
@@ -786,6 +825,14 @@ BODIES: Final[dict[str, Callable[[World, Site], Body]]] = {
     "POST /api/v1/tenants/{tenant}/posts": lambda _w, _s: {"title": "Attack!", "body": "Text."},
     "PATCH /api/v1/tenants/{tenant}/posts/{post_id}": lambda _w, _s: {"title": "Retitled"},
     "POST /api/v1/tenants/{tenant}/posts/{post_id}/comments": lambda _w, _s: {"body": "Nice."},
+    # A public address (an address literal: registration resolves nothing).
+    "POST /api/v1/tenants/{tenant}/webhooks": lambda _w, _s: {
+        "url": "https://93.184.215.14/hook",
+        "events": ["post.published"],
+    },
+    "PATCH /api/v1/tenants/{tenant}/webhooks/{endpoint_id}": lambda _w, _s: {
+        "description": "Renamed"
+    },
 }
 
 # Fields a client may never set, smuggled into every JSON body...
@@ -793,6 +840,8 @@ SMUGGLED_FIELDS: Final = ("tenant_id", "author_id", "role", "id", "hashed_passwo
 # ...except where the route takes them (at the top level of its body).
 LEGITIMATE_FIELDS: Final[dict[str, frozenset[str]]] = {
     "PATCH /api/v1/tenants/{tenant}/users/{user_id}": frozenset({"role", "is_active"}),
+    "POST /api/v1/tenants/{tenant}/webhooks": frozenset({"is_active"}),
+    "PATCH /api/v1/tenants/{tenant}/webhooks/{endpoint_id}": frozenset({"is_active"}),
 }
 FAKE_BCRYPT_HASH: Final = "$2b$04$" + "x" * 53
 

@@ -256,6 +256,8 @@ def test_tenants_delete_removes_that_blog_and_nothing_else(
         "follows": "1",
         "favorites": "1",
         "jobs": "0",
+        "webhook_endpoints": "0",
+        "webhook_deliveries": "0",
     }
     assert all(count(owner_engine, table, tenant.id) == 0 for table in TENANT_TABLES)
     assert count(owner_engine, "tenants") == 1

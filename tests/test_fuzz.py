@@ -21,6 +21,7 @@ from schemathesis import Case, GenerationMode
 from schemathesis.core.parameters import ParameterLocation
 from schemathesis.specs.openapi.checks import unsupported_method
 from schemathesis.specs.openapi.schemas import OpenApiSchema
+from sqlalchemy.orm import object_session
 from sqlmodel import Session
 from starlette.types import Receive, Scope, Send
 
@@ -33,6 +34,8 @@ from blog.testing.factories import (
     AuthSessionFactory,
     CommentFactory,
     PostFactory,
+    WebhookDeliveryFactory,
+    WebhookEndpointFactory,
 )
 from blog.testing.plugin import TEST_SECRET_KEY
 from blog.users.models import Role, User
@@ -129,6 +132,8 @@ class Seed:
     draft_id: str = ""
     comment_id: str = ""
     session_id: str = ""  # a login of the owner
+    endpoint_id: str = ""  # a webhook endpoint of the blog
+    delivery_id: str = ""  # a delivery to it
 
     def values(self, parameter: str) -> list[str]:
         return {
@@ -138,6 +143,8 @@ class Seed:
             "slug": [self.slug],
             "comment_id": [self.comment_id],
             "session_id": [self.session_id],
+            "endpoint_id": [self.endpoint_id],
+            "delivery_id": [self.delivery_id],
         }.get(parameter, [])
 
     def refill(self, user: Callable[..., User]) -> None:
@@ -149,6 +156,11 @@ class Seed:
         self.member_id = str(member.id)
         self.post_id, self.slug, self.draft_id = str(post.id), post.slug, str(draft.id)
         self.comment_id = str(comment.id)
+        session = object_session(member)
+        assert session is not None
+        blog = session.get(Tenant, member.tenant_id)
+        hook = WebhookDeliveryFactory(endpoint=WebhookEndpointFactory(tenant=blog))
+        self.endpoint_id, self.delivery_id = str(hook.endpoint_id), hook.id
 
 
 @pytest.fixture

@@ -36,7 +36,14 @@ from tests.cli import (
     said,
     without_tenant_identity,
 )
-from tests.factories import DEFAULT_PASSWORD, PostFactory, TenantFactory, bind_session
+from tests.factories import (
+    DEFAULT_PASSWORD,
+    PostFactory,
+    TenantFactory,
+    WebhookDeliveryFactory,
+    WebhookEndpointFactory,
+    bind_session,
+)
 from tests.test_posts import list_posts, listed_ids, read_post
 
 pytestmark = pytest.mark.usefixtures("cli_settings")
@@ -85,15 +92,27 @@ def test_every_tenant_owned_table_is_exported_or_left_behind_for_a_reason() -> N
         "a tenant-owned table is neither in TABLES nor in NOT_EXPORTED"
     )
     assert all(reason.strip() for reason in NOT_EXPORTED.values())
-    # Logins and mailed links are credentials of this deployment; jobs its work in flight.
-    assert {"refresh_tokens", "auth_sessions", "account_tokens", "jobs"} <= set(NOT_EXPORTED)
+    # Logins and mailed links are credentials of this deployment; jobs and webhook
+    # deliveries its work in flight.
+    assert {
+        "refresh_tokens",
+        "auth_sessions",
+        "account_tokens",
+        "jobs",
+        "webhook_deliveries",
+    } <= set(NOT_EXPORTED)
 
 
 def test_exported_rows_carry_every_column_of_their_model_but_those_left_out() -> None:
     assert set(TENANT.row_model().model_fields) == set(metadata.tables["tenants"].columns.keys())
-    # Lockout counters and token generations belong to this deployment's logins.
+    # Lockout counters and token generations belong to this deployment's logins; a secret
+    # rotation's overlap to this deployment's receivers.
     assert {table.name: set(table.left_out) for table in TABLES if table.left_out} == {
-        "users": {"failed_logins", "locked_until", "token_generation"}
+        "users": {"failed_logins", "locked_until", "token_generation"},
+        "webhook_endpoints": {"previous_secret", "previous_secret_expires_at"},
+    }
+    assert {table.name: set(table.secret) for table in TABLES if table.secret} == {
+        "webhook_endpoints": {"secret"}
     }
     for table in TABLES:
         columns = set(metadata.tables[table.name].columns.keys()) - {"tenant_id"}
@@ -627,6 +646,58 @@ def test_include_secrets_says_so_when_no_table_has_any(
     assert without_tenant_identity(export_of(blog, "copy")) == without_tenant_identity(
         export_of(blog, tenant.slug)
     )
+
+
+def endpoint_rows(owner_engine: Engine, tenant_id: uuid.UUID) -> list[dict[str, Any]]:
+    endpoints = metadata.tables["webhook_endpoints"]
+    with owner_engine.connect() as connection:
+        query = (
+            sa.select(endpoints).where(endpoints.c.tenant_id == tenant_id).order_by(endpoints.c.id)
+        )
+        return [dict(row._mapping) for row in connection.execute(query)]
+
+
+@pytest.mark.parametrize("include_secrets", [False, True], ids=["without", "with secrets"])
+def test_webhook_endpoints_move_their_signing_secret_only_when_asked(
+    blog: Blog,
+    db: Session,
+    owner_engine: Engine,
+    tenant: Tenant,
+    tmp_path: Path,
+    include_secrets: bool,
+) -> None:
+    populate(db, tenant)
+    endpoint = WebhookEndpointFactory(
+        tenant=tenant,
+        events=["post.published", "comment.created"],
+        previous_secret="whsec_" + "A" * 32,
+        previous_secret_expires_at=utcnow() + timedelta(hours=1),
+    )
+    WebhookDeliveryFactory(endpoint=endpoint)
+    file = tmp_path / "a.json"
+    flags = ["--include-secrets"] if include_secrets else []
+
+    exported = blog("export", tenant.slug, *flags, "-o", str(file))
+    result = blog("import", str(file), "--as", "copy")
+
+    assert exported.exit_code == 0, exported.output
+    (row,) = json.loads(file.read_text())["webhook_endpoints"]
+    assert ("secret" in row) is include_secrets
+    assert "previous_secret" not in row
+    assert "webhook_deliveries" not in json.loads(file.read_text())
+    assert result.exit_code == 0, result.output
+    (original,) = endpoint_rows(owner_engine, tenant.id)
+    (copy,) = endpoint_rows(owner_engine, tenant_id_of(owner_engine, "copy"))
+    assert (copy["id"], copy["url"], copy["events"]) == (
+        original["id"],
+        original["url"],
+        original["events"],
+    )
+    assert copy["previous_secret"] is None
+    assert copy["secret"].startswith("whsec_")
+    assert (copy["secret"] == original["secret"]) is include_secrets
+    assert ("webhook_endpoints.secret" in said(result)) is not include_secrets
+    assert count(owner_engine, "webhook_deliveries") == 1  # the original's only
 
 
 def test_a_table_added_to_the_format_later_is_empty_in_older_files(

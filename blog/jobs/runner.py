@@ -35,7 +35,7 @@ LEASE = timedelta(minutes=5)  # a claim not finished by then is presumed dead
 SWEEP_GRACE = timedelta(seconds=30)  # announced jobs get this long before the sweep
 SWEEP_BATCH = 500
 # Where the handlers live: imported by every runner, so each kind is known.
-HANDLER_MODULES = ("blog.posts.publishing",)
+HANDLER_MODULES = ("blog.posts.publishing", "blog.webhooks.delivery")
 
 
 class LostClaim(RuntimeError):

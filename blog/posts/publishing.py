@@ -12,10 +12,15 @@ import uuid
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlmodel import Session, col
+from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlmodel import Session, col, select
 
 from blog.jobs import JobContext, enqueue, handler
-from blog.posts.models import Post, PostStatus
+from blog.posts.listing import tag_link
+from blog.posts.models import Post, PostStatus, PostTag, Tag
+from blog.webhooks.events import emit, post_data
+from blog.webhooks.models import Event
 
 PUBLISH = "post.publish"
 
@@ -46,7 +51,23 @@ def publish_due(session: Session, post_id: uuid.UUID, now: datetime) -> bool:
         .values(status=PostStatus.published, updated_at=now),
         execution_options={"synchronize_session": False},
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    if not result.rowcount:  # type: ignore[attr-defined]
+        return False
+    post = session.exec(
+        select(Post)
+        .options(joinedload(Post.author))  # type: ignore[arg-type]
+        .where(col(Post.id) == post_id)
+        .execution_options(populate_existing=True)
+    ).one()
+    tags = session.exec(
+        select(Tag)
+        .join(PostTag, tag_link())
+        .where(col(PostTag.post_id) == post_id)
+        .order_by(col(PostTag.position))
+    ).all()
+    set_committed_value(post, "tags", list(tags))
+    emit(session, post.tenant_id, Event.post_published, post_data(post))
+    return True
 
 
 @handler(PUBLISH, attempts=10, backoff_seconds=5.0, max_backoff_seconds=600.0)

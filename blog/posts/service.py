@@ -33,6 +33,8 @@ from blog.posts.publishing import schedule_publication
 from blog.posts.schemas import CommentCreate, PostCreate, PostUpdate
 from blog.tenancy import bound_tenant
 from blog.users.models import Role, User
+from blog.webhooks.events import comment_data, emit, post_data, post_ref
+from blog.webhooks.models import Event
 
 SLUG_BASE_MAX_LENGTH = 80
 SLUG_ATTEMPTS = 5
@@ -205,6 +207,8 @@ def create_post(session: Session, *, author: User, data: PostCreate) -> Post:
     if post.status == PostStatus.scheduled:
         schedule_publication(session, post)
     set_committed_value(post, "author", author)
+    if post.status == PostStatus.published:
+        emit(session, post.tenant_id, Event.post_published, post_data(post))
     return post
 
 
@@ -240,7 +244,22 @@ def update_post(
         _replace_tags(session, post, tags)
     if post.status == PostStatus.scheduled and (post.status, post.published_at) != was:
         schedule_publication(session, post)
-    return get_post(session, viewer=editor, post_id=post.id)
+    updated = get_post(session, viewer=editor, post_id=post.id)
+    _emit_change(session, updated, was_published=was[0] == PostStatus.published)
+    return updated
+
+
+def _emit_change(session: Session, post: Post, *, was_published: bool) -> None:
+    """Tell webhooks what changed for readers: a post published, changed while
+    published, or taken back to a draft (changes to drafts are nobody's news yet)."""
+    published = post.status == PostStatus.published
+    if published:
+        event = Event.post_updated if was_published else Event.post_published
+    elif was_published:
+        event = Event.post_unpublished
+    else:
+        return
+    emit(session, post.tenant_id, event, post_data(post))
 
 
 def _change_status(post: Post, changes: dict[str, Any]) -> None:
@@ -272,6 +291,8 @@ def _change_status(post: Post, changes: dict[str, Any]) -> None:
 def delete_post(session: Session, *, post: Post) -> None:
     """Remove a post; its comments and tag links go with it (database cascade)."""
     session.execute(sa.delete(Post).where(col(Post.id) == post.id))
+    if post.status == PostStatus.published:  # (a draft's end is nobody's news)
+        emit(session, post.tenant_id, Event.post_deleted, post_ref(post))
 
 
 def detach_author(session: Session, *, user: User) -> None:
@@ -324,6 +345,7 @@ def add_comment(session: Session, *, post: Post, author: User, data: CommentCrea
     session.add(comment)
     session.flush()
     set_committed_value(comment, "author", author)
+    emit(session, post.tenant_id, Event.comment_created, comment_data(comment, post))
     return comment
 
 
@@ -366,6 +388,13 @@ def delete_comment(session: Session, *, post: Post, comment: Comment, actor: Use
     if actor.id not in (comment.author_id, post.author_id) and not _is_editor(actor):
         raise NotCommentModerator()
     session.execute(sa.delete(Comment).where(col(Comment.id) == comment.id))
+    if post.status == PostStatus.published:  # (a draft's comments are nobody's news)
+        emit(
+            session,
+            post.tenant_id,
+            Event.comment_deleted,
+            {"id": str(comment.id), "number": comment.number, "post": post_ref(post)},
+        )
 
 
 def favorite(session: Session, *, post: Post, user: User) -> None:

@@ -60,10 +60,11 @@ from blog.tenants.exceptions import InvalidExport, TenantSlugTaken
 from blog.tenants.models import Tenant
 from blog.tenants.schemas import TenantSlug
 from blog.users.models import Follow, User
+from blog.webhooks.models import WebhookEndpoint
 
 FORMAT = "blog-tenant-export"
 # 2: comments carry their per-post number; 3: account settings, verification;
-# 4: "secrets" says whether secret columns are in the file.
+# 4: "secrets" says whether secret columns are in the file; webhook endpoints.
 VERSION = 4
 READABLE_VERSIONS = (2, 3, 4)
 FIRST_VERSION = READABLE_VERSIONS[0]
@@ -192,6 +193,14 @@ TABLES: tuple[Exported, ...] = (
     Exported(Comment),
     Exported(Follow),
     Exported(Favorite),
+    # A signing secret moves only with --include-secrets (else the import makes a new one,
+    # which an admin reads by rotating); a rotation's overlap stays behind.
+    Exported(
+        WebhookEndpoint,
+        secret={"secret"},
+        left_out={"previous_secret", "previous_secret_expires_at"},
+        since=4,
+    ),
 )
 
 # The tenant-owned tables that stay behind, and why.
@@ -201,6 +210,7 @@ NOT_EXPORTED: Mapping[str, str] = {
     "account_tokens": "mailed links: credentials of this deployment",
     "jobs": "this deployment's work in flight (an import schedules its posts again)",
     "tenant_versions": "the response cache's version of the blog (an import starts one)",
+    "webhook_deliveries": "the delivery log: this deployment's work in flight and its history",
 }
 
 

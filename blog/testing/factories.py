@@ -27,6 +27,15 @@ from blog.posts import service as posts_service
 from blog.posts.models import Comment, Favorite, Post, PostStatus, PostTag, Tag
 from blog.tenants.models import Tenant
 from blog.users.models import Follow, Role, User
+from blog.webhooks.models import (
+    ALL_EVENTS,
+    DeliveryStatus,
+    Event,
+    WebhookDelivery,
+    WebhookEndpoint,
+    new_delivery_id,
+)
+from blog.webhooks.signing import new_secret
 
 DEFAULT_PASSWORD = "correct-horse-battery"
 _TEST_BCRYPT_ROUNDS = 4  # the minimum: fast, still a real bcrypt hash
@@ -241,3 +250,47 @@ class AccountTokenFactory(_ModelFactory):
     email = factory.SelfAttribute("user.email")
     token_hash = factory.LazyAttribute(lambda o: hash_refresh_token(o.token))
     expires_at = factory.LazyAttribute(lambda o: utcnow() + o.lifetime)
+
+
+class WebhookEndpointFactory(_ModelFactory):
+    """An endpoint of ``tenant`` (a new blog unless given) for every event, on a public
+    address that nothing answers at; ``url=`` for a real receiver."""
+
+    class Meta:
+        model = WebhookEndpoint
+        exclude = ("tenant",)
+
+    tenant = factory.SubFactory(TenantFactory)
+    tenant_id = factory.SelfAttribute("tenant.id")
+    url = factory.Sequence(lambda n: f"https://203.0.113.{n % 250 + 1}/hooks/{n}")
+    description = factory.Faker("sentence", nb_words=3)
+    events = factory.LazyFunction(lambda: [ALL_EVENTS])
+    secret = factory.LazyFunction(new_secret)
+    is_active = True
+
+
+class WebhookDeliveryFactory(_ModelFactory):
+    """A delivery to ``endpoint`` (a new one unless given), delivered at the first attempt
+    unless ``status=`` says otherwise."""
+
+    class Meta:
+        model = WebhookDelivery
+        exclude = ("endpoint",)
+
+    endpoint = factory.SubFactory(WebhookEndpointFactory)
+    tenant_id = factory.SelfAttribute("endpoint.tenant_id")
+    endpoint_id = factory.SelfAttribute("endpoint.id")
+    id = factory.LazyFunction(new_delivery_id)
+    event = Event.post_published.value
+    payload = factory.LazyAttribute(
+        lambda o: {"type": o.event, "timestamp": utcnow().isoformat(), "data": {}}
+    )
+    status = DeliveryStatus.delivered
+    attempts = 1
+    last_status_code = factory.LazyAttribute(
+        lambda o: 200 if o.status == DeliveryStatus.delivered else None
+    )
+    last_attempt_at = factory.LazyFunction(utcnow)
+    delivered_at = factory.LazyAttribute(
+        lambda o: o.last_attempt_at if o.status == DeliveryStatus.delivered else None
+    )

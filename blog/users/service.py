@@ -27,6 +27,8 @@ from blog.users.exceptions import (
 )
 from blog.users.models import Follow, Role, User
 from blog.users.schemas import UserAdminUpdate, UserCreate, UserSelfUpdate
+from blog.webhooks.events import emit, member_data
+from blog.webhooks.models import Event
 
 
 def _ensure_available(
@@ -72,6 +74,7 @@ def create_user(
     )
     session.add(user)
     session.flush()
+    emit(session, tenant.id, Event.member_created, member_data(user))
     return user
 
 
@@ -213,6 +216,12 @@ def delete_user(session: Session, *, actor: User, target: User) -> None:
     posts_service.detach_author(session, user=target)
     session.delete(target)
     session.flush()
+    emit(
+        session,
+        target.tenant_id,
+        Event.member_deleted,
+        {"id": str(target.id), "username": target.username},
+    )
 
 
 def set_password(session: Session, *, user: User, hasher: PasswordHasher, password: str) -> None:

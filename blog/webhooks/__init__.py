@@ -1,0 +1,1 @@
+"""Outbound webhooks, signed per Standard Webhooks: endpoints, events, deliveries."""
