@@ -3,6 +3,7 @@
 from blog.testing.factories import (
     DEFAULT_PASSWORD,
     AccountTokenFactory,
+    ApiKeyFactory,
     AuthSessionFactory,
     CommentFactory,
     FavoriteFactory,
@@ -12,11 +13,13 @@ from blog.testing.factories import (
     TenantFactory,
     UserFactory,
     bind_session,
+    plain_key,
 )
 
 __all__ = [
     "DEFAULT_PASSWORD",
     "AccountTokenFactory",
+    "ApiKeyFactory",
     "AuthSessionFactory",
     "CommentFactory",
     "FavoriteFactory",
@@ -26,4 +29,5 @@ __all__ = [
     "TenantFactory",
     "UserFactory",
     "bind_session",
+    "plain_key",
 ]

@@ -32,7 +32,7 @@ def create_key(
     """An admin key acts as you, within its scopes, while you remain an active admin."""
     key, text = service.create_key(session, tenant=tenant, creator=admin, data=data)
     response.headers["Cache-Control"] = "no-store"
-    return ApiKeyCreated.model_validate(key).model_copy(update={"key": text})
+    return ApiKeyCreated(**ApiKeyRead.model_validate(key).model_dump(), key=text)
 
 
 @router.get("", responses=responses(401, 403), summary="The blog's API keys (admins)")

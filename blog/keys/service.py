@@ -16,6 +16,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from blog.cache.versions import NOT_CONTENT_OPTION
 from blog.database import utcnow
@@ -52,7 +53,7 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def _new_key(kind: KeyKind) -> tuple[str, str]:
+def new_key(kind: KeyKind) -> tuple[str, str]:
     """A fresh key and its prefix."""
     prefix = secrets.token_urlsafe(9)  # 12 characters
     return MARKERS[kind] + prefix + secrets.token_urlsafe(SECRET_BYTES), prefix
@@ -67,7 +68,7 @@ def create_key(
         creator is None or not creator.is_active or not creator.role.at_least(Role.admin)
     ):
         raise KeyCreatorNotAdmin()
-    text, prefix = _new_key(data.kind)
+    text, prefix = new_key(data.kind)
     key = ApiKey(
         tenant_id=tenant.id,
         kind=data.kind,
@@ -82,10 +83,14 @@ def create_key(
     return key, text
 
 
-def list_keys(session: Session, *, params: PageParams) -> tuple[Sequence[ApiKey], int]:
+def keys_query() -> SelectOfScalar[ApiKey]:
     """The blog's keys, revoked ones too, newest first."""
-    query = select(ApiKey).order_by(col(ApiKey.created_at).desc(), col(ApiKey.id).desc())
-    return fetch_page(session, query, params)
+    return select(ApiKey).order_by(col(ApiKey.created_at).desc(), col(ApiKey.id).desc())
+
+
+def list_keys(session: Session, *, params: PageParams) -> tuple[Sequence[ApiKey], int]:
+    """One page of :func:`keys_query`."""
+    return fetch_page(session, keys_query(), params)
 
 
 def find_key(session: Session, *, key_id_or_prefix: str) -> ApiKey:
