@@ -22,6 +22,7 @@ from blog.auth.models import RefreshToken
 from blog.auth.security import PasswordHasher
 from blog.cli.transfer import TABLES, TenantRow
 from blog.database import create_db_engine, new_session, utcnow
+from blog.keys.models import KeyKind
 from blog.models import metadata
 from blog.posts.models import PostStatus
 from blog.settings import get_settings
@@ -52,6 +53,7 @@ TENANT_TABLES = (
     "comments",
     "follows",
     "favorites",
+    "api_keys",
 )
 LONG_PASSWORD = "é" * 37  # 37 characters, 74 bytes in UTF-8: over bcrypt's 72
 
@@ -371,7 +373,8 @@ def test_tenants_delete_refuses_without_yes(
 def test_tenants_delete_removes_that_blog_and_nothing_else(
     blog: Blog, db: Session, owner_engine: Engine, tenant: Tenant, other_tenant: Tenant
 ) -> None:
-    populate(db, tenant)
+    owner = populate(db, tenant)["owner"]
+    ApiKeyFactory(creator=owner, kind=KeyKind.admin)  # a key whose creator goes with it
     populate(db, other_tenant)
     other_before = export_of(blog, other_tenant.slug)
     other_counts = {table: count(owner_engine, table, other_tenant.id) for table in TENANT_TABLES}
@@ -397,7 +400,7 @@ def test_tenants_delete_removes_that_blog_and_nothing_else(
         "follows": "1",
         "favorites": "1",
         "jobs": "0",
-        "api_keys": "0",
+        "api_keys": "1",
     }
     assert all(count(owner_engine, table, tenant.id) == 0 for table in TENANT_TABLES)
     assert count(owner_engine, "tenants") == 1

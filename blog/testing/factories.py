@@ -256,12 +256,13 @@ class ApiKeyFactory(_ModelFactory):
         model = ApiKey
         exclude = ("tenant", "creator")
 
-    tenant = factory.SubFactory(TenantFactory)
     creator = None
-    kind = KeyKind.content
-    tenant_id = factory.LazyAttribute(
-        lambda o: o.creator.tenant_id if o.creator is not None else o.tenant.id
+    # The creator's blog; a new one for a key made by nobody, unless ``tenant=`` says.
+    tenant = factory.LazyAttribute(
+        lambda o: _tenant_of(o.creator.tenant_id) if o.creator is not None else TenantFactory()
     )
+    kind = KeyKind.content
+    tenant_id = factory.SelfAttribute("tenant.id")
     created_by = factory.LazyAttribute(lambda o: o.creator.id if o.creator is not None else None)
     name = factory.Sequence(lambda n: f"key {n}")
     scopes = factory.LazyAttribute(
