@@ -91,7 +91,7 @@ JSON: Final = "application/json"
 FORM: Final = "application/x-www-form-urlencoded"
 NEW_PASSWORD: Final = "a-brand-new-password"
 PATH_PARAMETER = re.compile(r"{(\w+)}")
-API_KEY = re.compile(r"blog_[ac]k_")
+API_KEY = re.compile(r"blog_[ac]k_[A-Za-z0-9_-]{12}")  # a key, not its mention in the docs
 # Rate-limit counters record refused attempts too, by design: not evidence of a change.
 TABLES_NOT_SNAPSHOTTED: Final = frozenset({"rate_limit_hits"})
 
