@@ -22,6 +22,9 @@ from blog.database import create_db_engine, rls_escape_reasons
 from blog.errors import install_error_handlers, responses
 from blog.feeds import routes as feed_routes
 from blog.jobs.queue import JobQueue, attach_queue
+from blog.keys import API_KEY_HEADER
+from blog.keys import routes as key_routes
+from blog.keys.dependencies import get_key_caller
 from blog.mail import Mailer
 from blog.middleware import BodySizeLimit, SecurityHeaders
 from blog.posts import routes as post_routes
@@ -138,21 +141,29 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         # origins only (never with a wildcard).
         allow_credentials=True,
         allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
-        allow_headers=["Authorization", "Content-Type", "X-Requested-With", CSRF_HEADER],
+        allow_headers=[
+            "Authorization",
+            "Content-Type",
+            "X-Requested-With",
+            CSRF_HEADER,
+            API_KEY_HEADER,
+        ],
         max_age=600,
     )
     install_error_handlers(app)
 
-    # Every route under a tenant's path binds the session to that tenant first.
+    # Every route under a tenant's path binds the session to that tenant first, then
+    # checks a presented API key (a bad one is a 401 even where none is needed).
     tenant_api = APIRouter(
         prefix="/api/v1/tenants/{tenant}",
-        dependencies=[Depends(get_tenant)],
+        dependencies=[Depends(get_tenant), Depends(get_key_caller)],
         responses=responses(404, 422),
     )
     tenant_api.include_router(auth_routes.router)
     tenant_api.include_router(user_routes.router)
     tenant_api.include_router(post_routes.router)
     tenant_api.include_router(webhook_routes.router)
+    tenant_api.include_router(key_routes.router)
 
     app.include_router(health.router)
     app.include_router(tenant_routes.router)

@@ -5,6 +5,7 @@ from sqlmodel import SQLModel
 from blog.auth.models import AccountToken, AuthSession, RefreshToken
 from blog.cache import TenantVersion
 from blog.jobs.models import Job
+from blog.keys.models import ApiKey
 from blog.posts.models import Comment, Favorite, Post, PostTag, Tag
 from blog.ratelimit import RateLimitHit
 from blog.tenants.models import Tenant
@@ -15,6 +16,7 @@ metadata = SQLModel.metadata
 
 __all__ = [
     "AccountToken",
+    "ApiKey",
     "AuthSession",
     "Comment",
     "Favorite",

@@ -3,6 +3,7 @@
 from blog.testing.factories import (
     DEFAULT_PASSWORD,
     AccountTokenFactory,
+    ApiKeyFactory,
     AuthSessionFactory,
     CommentFactory,
     FavoriteFactory,
@@ -14,11 +15,13 @@ from blog.testing.factories import (
     WebhookDeliveryFactory,
     WebhookEndpointFactory,
     bind_session,
+    plain_key,
 )
 
 __all__ = [
     "DEFAULT_PASSWORD",
     "AccountTokenFactory",
+    "ApiKeyFactory",
     "AuthSessionFactory",
     "CommentFactory",
     "FavoriteFactory",
@@ -30,4 +33,5 @@ __all__ = [
     "WebhookDeliveryFactory",
     "WebhookEndpointFactory",
     "bind_session",
+    "plain_key",
 ]

@@ -28,8 +28,12 @@ What is attacked (each test is parametrized over the operations it applies to)
      ``hashed_password`` and ``is_active`` smuggled into every JSON body (nested
      objects too): 422.
   5. Every response of every test here is scanned (:class:`ResponseScan`): no bcrypt
-     hash, no refresh token except one issued by that very response, and nothing naming
-     blog B under blog A's path (nor A under B's).
+     hash, no refresh token except one issued by that very response, no API key except
+     in the answer making it, and nothing naming blog B under blog A's path (nor A under
+     B's).
+  6. API keys: A's keys under B's path (401, on every route); a content key never sees a
+     draft and never writes; an admin key is refused (403) on every route outside its
+     scopes, and works on the routes its scope names.
 
 Every attack that must fail also checks that no row of the database changed.
 """
@@ -57,6 +61,7 @@ from blog.app import create_app
 from blog.auth.models import LinkPurpose
 from blog.conduit import app as conduit
 from blog.database import utcnow
+from blog.keys.models import KeyKind, Scope
 from blog.models import metadata
 from blog.posts.models import PostStatus
 from blog.settings import Settings
@@ -65,12 +70,14 @@ from blog.users.models import Role, User
 from tests.factories import (
     DEFAULT_PASSWORD,
     AccountTokenFactory,
+    ApiKeyFactory,
     AuthSessionFactory,
     CommentFactory,
     PostFactory,
     UserFactory,
     WebhookDeliveryFactory,
     WebhookEndpointFactory,
+    plain_key,
 )
 from tests.test_auth import b64url, flip_signature_character, sign
 
@@ -90,6 +97,7 @@ FORM: Final = "application/x-www-form-urlencoded"
 NEW_PASSWORD: Final = "a-brand-new-password"
 PATH_PARAMETER = re.compile(r"{(\w+)}")
 WEBHOOK_SECRET = re.compile(r"whsec_[A-Za-z0-9+/]{32,}")
+API_KEY = re.compile(r"blog_[ac]k_[A-Za-z0-9_-]{12}")  # a key, not its mention in the docs
 # Rate-limit counters record refused attempts too, by design: not evidence of a change.
 TABLES_NOT_SNAPSHOTTED: Final = frozenset({"rate_limit_hits"})
 
@@ -310,6 +318,35 @@ ROUTE_POLICY: Final[dict[str, Policy]] = {
     "GET /api/v1/tenants/{tenant}/webhooks/{endpoint_id}/deliveries": ADMIN,
     "GET /api/v1/tenants/{tenant}/webhooks/{endpoint_id}/deliveries/{delivery_id}": ADMIN,
     "POST /api/v1/tenants/{tenant}/webhooks/{endpoint_id}/deliveries/{delivery_id}/replay": ADMIN,
+    "POST /api/v1/tenants/{tenant}/keys": ADMIN,
+    "GET /api/v1/tenants/{tenant}/keys": ADMIN,
+    "DELETE /api/v1/tenants/{tenant}/keys/{key_id}": ADMIN,
+}
+
+# The routes an admin key may call, by the scope it needs; a key is refused (403) on every
+# other route that needs a caller.
+ROUTE_SCOPE: Final[dict[str, Scope]] = {
+    "POST /api/v1/tenants/{tenant}/posts": Scope.posts_write,
+    "PATCH /api/v1/tenants/{tenant}/posts/{post_id}": Scope.posts_write,
+    "DELETE /api/v1/tenants/{tenant}/posts/{post_id}": Scope.posts_write,
+    "DELETE /api/v1/tenants/{tenant}/posts/{post_id}/comments/{comment_id}": (
+        Scope.comments_moderate
+    ),
+    "GET /api/v1/tenants/{tenant}/users": Scope.members_read,
+    "POST /api/v1/tenants/{tenant}/webhooks": Scope.webhooks_manage,
+    "GET /api/v1/tenants/{tenant}/webhooks": Scope.webhooks_manage,
+    "GET /api/v1/tenants/{tenant}/webhooks/{endpoint_id}": Scope.webhooks_manage,
+    "PATCH /api/v1/tenants/{tenant}/webhooks/{endpoint_id}": Scope.webhooks_manage,
+    "DELETE /api/v1/tenants/{tenant}/webhooks/{endpoint_id}": Scope.webhooks_manage,
+    "POST /api/v1/tenants/{tenant}/webhooks/{endpoint_id}/rotate-secret": Scope.webhooks_manage,
+    "POST /api/v1/tenants/{tenant}/webhooks/{endpoint_id}/ping": Scope.webhooks_manage,
+    "GET /api/v1/tenants/{tenant}/webhooks/{endpoint_id}/deliveries": Scope.webhooks_manage,
+    "GET /api/v1/tenants/{tenant}/webhooks/{endpoint_id}/deliveries/{delivery_id}": (
+        Scope.webhooks_manage
+    ),
+    "POST /api/v1/tenants/{tenant}/webhooks/{endpoint_id}/deliveries/{delivery_id}/replay": (
+        Scope.webhooks_manage
+    ),
 }
 
 
@@ -455,6 +492,7 @@ class Objects:
     session_id: str  # a login of the blog's reader
     endpoint_id: str = ""  # a webhook endpoint of the blog
     delivery_id: str = ""  # a (delivered) delivery to that endpoint
+    key_id: str = ""  # a content key of the blog
 
     def fill(self, template: str) -> str:
         def value(match: re.Match[str]) -> str:
@@ -501,6 +539,7 @@ class Site:
     draft_tag: str  # a tag only the draft has
     scheduled: Objects  # the author, their post scheduled for tomorrow, a comment on it
     scheduled_tag: str  # a tag only the scheduled post has
+    keys: dict[str, str]  # "content" and "admin" (the owner's, every scope): the key texts
     tenant: Tenant = field(repr=False)  # ORM rows, for factories
     users: dict[str, User] = field(repr=False)
 
@@ -517,6 +556,7 @@ class Site:
             *(o.comment_id for o in objects),
             self.objects.endpoint_id,
             self.objects.delivery_id,
+            self.objects.key_id,
         }
 
 
@@ -548,6 +588,10 @@ class ResponseScan:
             self.problems.append(f"{where}: a bcrypt hash")
         if WEBHOOK_SECRET.search(text) and not _hands_out_a_secret(request):
             self.problems.append(f"{where}: a webhook secret")
+        if API_KEY.search(text) and not (
+            request.method == "POST" and request.url.path.endswith("/keys")
+        ):
+            self.problems.append(f"{where}: an API key it did not make")
         issued = _issued_refresh_token(response)
         if any(token in text for token in self._refresh_tokens - {issued}):
             self.problems.append(f"{where}: a refresh token it did not issue")
@@ -644,6 +688,7 @@ class World:
             else site.objects.session_id
         )
         hook = WebhookDeliveryFactory.create(endpoint__tenant=site.tenant)
+        key = ApiKeyFactory.create(tenant=site.tenant)
         objects = Objects(
             site.slug,
             str(target.id),
@@ -651,8 +696,9 @@ class World:
             post.slug,
             str(comment.id),
             login,
-            str(hook.endpoint_id),
-            hook.id,
+            endpoint_id=str(hook.endpoint_id),
+            delivery_id=hook.id,
+            key_id=str(key.id),
         )
         return objects, self.member(target)
 
@@ -724,15 +770,38 @@ def build_site(auth_headers: AuthHeaders, tenant: Tenant) -> Site:
     login = str(AuthSessionFactory.create(user=users["reader"]).id)
     hook = WebhookDeliveryFactory.create(endpoint=WebhookEndpointFactory.create(tenant=tenant))
     hooks = {"endpoint_id": str(hook.endpoint_id), "delivery_id": hook.id}
+    content_key = ApiKeyFactory.create(tenant=tenant)
+    key_id = str(content_key.id)
+    # A content key, and an admin key of the owner with every scope.
+    keys = {
+        "content": plain_key(content_key),
+        "admin": plain_key(
+            ApiKeyFactory.create(creator=users["owner"], kind=KeyKind.admin, scopes=list(Scope))
+        ),
+    }
     return Site(
         slug=tenant.slug,
         tenant_id=tenant.id,
         members={label: member_of(user, auth_headers) for label, user in users.items()},
         objects=Objects(
-            tenant.slug, author_id, str(post.id), post.slug, str(comment.id), login, **hooks
+            tenant.slug,
+            author_id,
+            str(post.id),
+            post.slug,
+            str(comment.id),
+            login,
+            key_id=key_id,
+            **hooks,
         ),
         draft=Objects(
-            tenant.slug, author_id, str(draft.id), draft.slug, str(draft_comment.id), login
+            tenant.slug,
+            author_id,
+            str(draft.id),
+            draft.slug,
+            str(draft_comment.id),
+            login,
+            key_id=key_id,
+            **hooks,
         ),
         draft_tag=draft_tag,
         scheduled=Objects(
@@ -742,8 +811,11 @@ def build_site(auth_headers: AuthHeaders, tenant: Tenant) -> Site:
             scheduled.slug,
             str(scheduled_comment.id),
             login,
+            key_id=key_id,
+            **hooks,
         ),
         scheduled_tag=scheduled_tag,
+        keys=keys,
         tenant=tenant,
         users=users,
     )
@@ -833,6 +905,7 @@ BODIES: Final[dict[str, Callable[[World, Site], Body]]] = {
     "PATCH /api/v1/tenants/{tenant}/webhooks/{endpoint_id}": lambda _w, _s: {
         "description": "Renamed"
     },
+    "POST /api/v1/tenants/{tenant}/keys": lambda _w, _s: {"kind": "content", "name": "A key"},
 }
 
 # Fields a client may never set, smuggled into every JSON body...
@@ -1081,6 +1154,7 @@ def test_a_draft_is_404_to_whoever_may_not_see_it(world: World, op: Operation, h
     }
     if op.policy.token != "required":
         viewers["anonymous"] = None
+        viewers["a content key"] = key_header(a.keys["content"])
     post_param = "post_id" if "post_id" in op.path_params else "slug"
     before = world.snapshot()
     problems = []
@@ -1119,6 +1193,7 @@ def test_drafts_never_show_to_whoever_may_not_see_them(world: World, op: Operati
         "anonymous": None,
         "reader": a.members["reader"].headers,
         "rival": a.members["rival"].headers,
+        "a content key": key_header(a.keys["content"]),
     }
     problems = []
 
@@ -1186,3 +1261,91 @@ def test_smuggled_fields_are_422(world: World, op: Operation) -> None:
 
     assert not problems, "\n".join(problems)
     assert world.snapshot() == before
+
+
+# --- 6. API keys --------------------------------------------------------------------------
+
+
+def key_header(key: str) -> Headers:
+    return {"X-API-Key": key}
+
+
+TENANT_ROUTES = operations_where(lambda op, _policy: op.tenant_scoped)
+NEEDS_CALLER = operations_where(lambda op, policy: op.tenant_scoped and policy.token == "required")
+SCOPED = operations_where(lambda op, _policy: op.key in ROUTE_SCOPE)
+
+
+def warm(world: World, keys: Iterable[str]) -> None:
+    """Use each of A's ``keys`` once, so that recording their use (at most once a minute)
+    does not show in a snapshot taken next."""
+    for key in keys:
+        response = world.client.get(f"/api/v1/tenants/{world.a.slug}/tags", headers=key_header(key))
+        assert response.status_code == 200, show(response)
+
+
+def test_route_scopes_name_routes_needing_a_caller() -> None:
+    assert {op.key for op in SCOPED} == ROUTE_SCOPE.keys()
+    assert all(op.policy.token == "required" for op in SCOPED)
+
+
+@pytest.mark.parametrize("op", TENANT_ROUTES, ids=str)
+def test_keys_of_one_blog_are_401_under_another(world: World, op: Operation) -> None:
+    """A's keys (the content key, the owner's key with every scope) are worthless under
+    B's path, on every route: the answer of a key that does not exist."""
+    body = world.valid_body(op, world.b) if op.body else None  # made before the snapshot
+    before = world.snapshot()
+    problems = []
+
+    for kind, key in world.a.keys.items():
+        foreign = world.call(op, world.b.objects, headers=key_header(key), body=body)
+        unknown = world.call(
+            op, world.b.objects, headers=key_header(key[:8] + "x" * (len(key) - 8)), body=body
+        )
+        if not is_unauthorized(foreign) or foreign.content != unknown.content:
+            problems.append(f"A's {kind} key: {show(foreign)}; unknown key: {show(unknown)}")
+
+    assert not problems, "\n".join(problems)
+    assert world.snapshot() == before
+
+
+@pytest.mark.parametrize("op", NEEDS_CALLER, ids=str)
+def test_keys_outside_their_scopes_are_403(world: World, op: Operation) -> None:
+    """On every route needing a caller: a content key, and an admin key of the owner with
+    every scope but the route's (all of them, where the route names none), are refused."""
+    a = world.a
+    creator = a.users["owner"]
+    scopes = [scope for scope in Scope if scope != ROUTE_SCOPE.get(op.key)]
+    keys = {
+        "content": a.keys["content"],
+        "admin without the scope": plain_key(
+            ApiKeyFactory.create(creator=creator, kind=KeyKind.admin, scopes=scopes)
+        ),
+    }
+    warm(world, keys.values())
+    problems = []
+
+    for kind, key in keys.items():
+        objects, _target = world.fresh(a)
+        before = world.snapshot()
+        response = world.call(op, objects, headers=key_header(key))
+        if response.status_code != 403 or response.json()["code"] != "api_key_not_allowed":
+            problems.append(f"{kind}: {show(response)}")
+        elif world.snapshot() != before:
+            problems.append(f"{kind}: refused, but the database changed")
+
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("op", SCOPED, ids=str)
+def test_an_admin_key_works_on_the_routes_its_scope_names(world: World, op: Operation) -> None:
+    """Not vacuous: the owner's key holding only the route's scope gets in."""
+    key = plain_key(
+        ApiKeyFactory.create(
+            creator=world.a.users["owner"], kind=KeyKind.admin, scopes=[ROUTE_SCOPE[op.key]]
+        )
+    )
+    objects, _target = world.fresh(world.a)
+
+    response = world.call(op, objects, headers=key_header(key))
+
+    assert response.is_success, show(response)

@@ -3,8 +3,11 @@ tests/test_transfer.py), run the way an operator runs them: through the ``blog``
 against the test database (on PostgreSQL as the unprivileged app role, under row-level
 security)."""
 
+import hashlib
+import uuid
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -15,11 +18,12 @@ from typer.testing import CliRunner
 from blog import cli
 from blog.auth.security import PasswordHasher
 from blog.database import utcnow
+from blog.keys.models import KeyKind
 from blog.models import metadata
 from blog.tenants.models import Tenant
 from blog.users.models import Role, User
 from tests.cli import Blog, add_login, count, export_of, get_user, live_tokens, populate, said
-from tests.factories import DEFAULT_PASSWORD, TenantFactory
+from tests.factories import DEFAULT_PASSWORD, ApiKeyFactory, TenantFactory, UserFactory
 
 TENANT_TABLES = (
     "users",
@@ -30,6 +34,7 @@ TENANT_TABLES = (
     "comments",
     "follows",
     "favorites",
+    "api_keys",
 )
 LONG_PASSWORD = "é" * 37  # 37 characters, 74 bytes in UTF-8: over bcrypt's 72
 
@@ -230,7 +235,8 @@ def test_tenants_delete_refuses_without_yes(
 def test_tenants_delete_removes_that_blog_and_nothing_else(
     blog: Blog, db: Session, owner_engine: Engine, tenant: Tenant, other_tenant: Tenant
 ) -> None:
-    populate(db, tenant)
+    owner = populate(db, tenant)["owner"]
+    ApiKeyFactory(creator=owner, kind=KeyKind.admin)  # a key whose creator goes with it
     populate(db, other_tenant)
     other_before = export_of(blog, other_tenant.slug)
     other_counts = {table: count(owner_engine, table, other_tenant.id) for table in TENANT_TABLES}
@@ -258,6 +264,7 @@ def test_tenants_delete_removes_that_blog_and_nothing_else(
         "jobs": "0",
         "webhook_endpoints": "0",
         "webhook_deliveries": "0",
+        "api_keys": "1",
     }
     assert all(count(owner_engine, table, tenant.id) == 0 for table in TENANT_TABLES)
     assert count(owner_engine, "tenants") == 1
@@ -509,6 +516,84 @@ def test_users_reset_password_prompt_needs_the_same_password_twice(
     assert "do not match" in result.output
     hashed = get_user(owner_engine, tenant, "ann")["hashed_password"]
     assert PasswordHasher(rounds=4).verify(DEFAULT_PASSWORD, hashed)
+
+
+# --- blog keys ------------------------------------------------------------------------------
+
+
+def key_rows(engine: Engine, tenant_id: uuid.UUID) -> list[dict[str, Any]]:
+    keys = metadata.tables["api_keys"]
+    with engine.connect() as connection:
+        rows = connection.execute(sa.select(keys).where(keys.c.tenant_id == tenant_id))
+        return [dict(row._mapping) for row in rows]
+
+
+def test_keys_create_prints_the_key_once_and_stores_its_hash(
+    blog: Blog, db: Session, tenant: Tenant, owner_engine: Engine
+) -> None:
+    result = blog("keys", "create", "--tenant", tenant.slug, "--kind", "content", "--name", "site")
+
+    assert result.exit_code == 0, result.output
+    key = result.output.strip().splitlines()[-1]
+    assert key.startswith("blog_ck_")
+    (row,) = key_rows(owner_engine, tenant.id)
+    assert row["secret_hash"] == hashlib.sha256(key.encode()).hexdigest()
+    assert key.startswith("blog_ck_" + row["prefix"])
+
+    listed = blog("keys", "list", "--tenant", tenant.slug)
+    assert listed.exit_code == 0, listed.output
+    assert row["prefix"] in listed.output
+    assert key not in listed.output
+    assert key.removeprefix("blog_ck_" + row["prefix"]) not in listed.output
+
+
+def test_keys_create_an_admin_key_acting_as_an_admin(
+    blog: Blog, db: Session, tenant: Tenant, owner_engine: Engine
+) -> None:
+    UserFactory(tenant=tenant, role=Role.owner, username="ann")
+    UserFactory(tenant=tenant, role=Role.author, username="bob")
+    args = ("keys", "create", "--tenant", tenant.slug, "--kind", "admin", "--name", "deploy")
+
+    nobody = blog(*args, "--scope", "posts:write")
+    author = blog(*args, "--scope", "posts:write", "--as", "bob")
+    no_scope = blog(*args, "--as", "ann")
+    bad_scope = blog(*args, "--scope", "keys:everything", "--as", "ann")
+    made = blog(*args, "--scope", "posts:write", "--scope", "posts:read", "--as", "ann")
+
+    for refused in (nobody, author):
+        assert refused.exit_code == 1
+        assert "Admin keys act as an admin or owner" in said(refused)
+    assert no_scope.exit_code == 1
+    assert "at least one scope" in said(no_scope)
+    assert bad_scope.exit_code == 2
+    assert made.exit_code == 0, made.output
+    assert made.output.strip().splitlines()[-1].startswith("blog_ak_")
+    (row,) = key_rows(owner_engine, tenant.id)
+    assert row["scopes"] == ["posts:read", "posts:write"]
+    assert "scopes=posts:read,posts:write" in said(blog("keys", "list", "--tenant", tenant.slug))
+
+
+def test_keys_revoke_by_prefix_or_id_in_its_own_blog_only(
+    blog: Blog, db: Session, tenant: Tenant, other_tenant: Tenant, owner_engine: Engine
+) -> None:
+    first = ApiKeyFactory(tenant=tenant)
+    second = ApiKeyFactory(tenant=tenant)
+    foreign = ApiKeyFactory(tenant=other_tenant)
+
+    by_prefix = blog("keys", "revoke", "--tenant", tenant.slug, first.prefix)
+    by_id = blog("keys", "revoke", "--tenant", tenant.slug, str(second.id))
+    again = blog("keys", "revoke", "--tenant", tenant.slug, first.prefix)
+    other = blog("keys", "revoke", "--tenant", tenant.slug, str(foreign.id))
+    other_prefix = blog("keys", "revoke", "--tenant", tenant.slug, foreign.prefix)
+
+    assert (by_prefix.exit_code, by_id.exit_code, again.exit_code) == (0, 0, 0)
+    assert "already revoked" in said(again)
+    for refused in (other, other_prefix):
+        assert refused.exit_code == 1
+        assert "No such API key" in said(refused)
+    assert all(row["revoked_at"] is not None for row in key_rows(owner_engine, tenant.id))
+    assert key_rows(owner_engine, other_tenant.id)[0]["revoked_at"] is None
+    assert "revoked" in said(blog("keys", "list", "--tenant", tenant.slug))
 
 
 def test_users_unlock_lifts_a_lockout(

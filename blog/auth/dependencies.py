@@ -4,6 +4,12 @@ Every API names its callers through one :class:`Callers`: its token scheme and t
 tenant its paths name are parameters (the native ``Authorization: Bearer`` under
 ``/api/v1/tenants/{tenant}``; the RealWorld adapter's ``Token`` under its mount), while
 authenticating, the role rule and who may write are written once, here.
+
+API keys (native API only): a route accepts a key only where it declares a scope
+(``require_role(Role.editor, scope=Scope.posts_write)``, ``callers.current_for(scope)``,
+``callers.optional_for(scope)``). There an admin key holding the scope acts as its
+creator; any other valid key is a 403 where a caller is required, and an anonymous
+reader where one is optional. Routes declaring no scope refuse every key (403).
 """
 
 import os
@@ -20,6 +26,10 @@ from blog.auth.schemas import PasswordForgotten
 from blog.database import SessionDep, lookup
 from blog.dependencies import AuthConfigDep, SettingsDep
 from blog.errors import Unauthorized
+from blog.keys.dependencies import AcceptsKey, get_key_caller
+from blog.keys.exceptions import KeyNotAllowed
+from blog.keys.models import Scope
+from blog.keys.service import KeyCaller
 from blog.ratelimit import Limit, RateLimiter, RateLimiterDep, client_address
 from blog.settings import Settings
 from blog.tenants.dependencies import TenantDep, get_tenant
@@ -32,6 +42,12 @@ from blog.users.models import Role, User
 TokenSource = Callable[..., Awaitable[str | None]]
 TenantSource = Callable[..., Awaitable[Tenant]]
 UserDependency = Callable[..., Awaitable[User]]
+OptionalUserDependency = Callable[..., Awaitable[User | None]]
+KeySource = Callable[..., Awaitable[KeyCaller | None]]
+
+
+async def no_key() -> None:
+    """The key source of an API that accepts no keys."""
 
 
 class Callers:
@@ -40,13 +56,23 @@ class Callers:
     FastAPI runs a dependency once per request by its function: every route of an API
     must share these functions, so that asking for the caller twice (a route and its
     ``require_role``) authenticates once. ``missing`` is the 401 for a request sending
-    no token, in the API's own words.
+    no token, in the API's own words. ``key``: the API key presented (:func:`no_key`: the
+    API accepts none).
     """
 
     def __init__(
-        self, *, token: TokenSource, tenant: TenantSource, missing: Callable[[], Unauthorized]
+        self,
+        *,
+        token: TokenSource,
+        tenant: TenantSource,
+        missing: Callable[[], Unauthorized],
+        key: KeySource = no_key,
     ) -> None:
         self.tenant = tenant
+        self.key = key
+        self.missing = missing
+        self._optional_for: dict[Scope, OptionalUserDependency] = {}
+        self._current_for: dict[Scope, UserDependency] = {}
 
         async def optional_user(
             tenant: Annotated[Tenant, Depends(self.tenant)],
@@ -63,14 +89,57 @@ class Callers:
 
         async def current_user(
             user: Annotated[User | None, Depends(optional_user)],
+            key: Annotated[KeyCaller | None, Depends(key)],
         ) -> User:
-            """The caller; a request without a token is a 401."""
+            """The caller; a request without a token is a 401, one with a key a 403."""
             if user is None:
+                if key is not None:
+                    raise KeyNotAllowed("API keys cannot be used here: send an access token.")
                 raise missing()
             return user
 
         self.optional_user = optional_user
         self.current_user = current_user
+
+    def optional_for(self, scope: Scope) -> OptionalUserDependency:
+        """Like ``optional_user``, for a route an admin key with ``scope`` may call: such
+        a key acts as its creator; any other valid key reads as anyone would."""
+        if self.key is no_key:
+            return self.optional_user
+        if scope not in self._optional_for:
+
+            async def optional_scoped(
+                user: Annotated[User | None, Depends(self.optional_user)],
+                key: Annotated[KeyCaller | None, Depends(self.key)],
+                _documented: Annotated[None, AcceptsKey],
+            ) -> User | None:
+                if key is None:
+                    return user
+                return key.user if key.allows(scope) else None
+
+            self._optional_for[scope] = optional_scoped
+        return self._optional_for[scope]
+
+    def current_for(self, scope: Scope) -> UserDependency:
+        """Like ``current_user``, for a route an admin key with ``scope`` may call; any
+        other valid key is a 403."""
+        if self.key is no_key:
+            return self.current_user
+        if scope not in self._current_for:
+            missing = self.missing
+
+            async def current_scoped(
+                user: Annotated[User | None, Depends(self.optional_for(scope))],
+                key: Annotated[KeyCaller | None, Depends(self.key)],
+            ) -> User:
+                if user is None:
+                    if key is not None:
+                        raise KeyNotAllowed(f"This API key lacks the `{scope}` scope.")
+                    raise missing()
+                return user
+
+            self._current_for[scope] = current_scoped
+        return self._current_for[scope]
 
 
 bearer_scheme = HTTPBearer(
@@ -94,7 +163,9 @@ def _bearer_missing() -> Unauthorized:
 
 
 # The native API's callers: a bearer token, under the tenant of ``/api/v1/tenants/{tenant}``.
-NATIVE_CALLERS = Callers(token=bearer_token, tenant=get_tenant, missing=_bearer_missing)
+NATIVE_CALLERS = Callers(
+    token=bearer_token, tenant=get_tenant, missing=_bearer_missing, key=get_key_caller
+)
 get_optional_user = NATIVE_CALLERS.optional_user
 get_current_user = NATIVE_CALLERS.current_user
 
@@ -107,9 +178,12 @@ OptionalUser = Annotated[User | None, Depends(get_optional_user)]
 TOKEN_OPTIONAL: dict[str, Any] = {"security": [{}]}
 
 
-def require_role(minimum: Role, callers: Callers = NATIVE_CALLERS) -> UserDependency:
-    """A dependency admitting the caller only with ``minimum`` role or stronger."""
-    caller = callers.current_user
+def require_role(
+    minimum: Role, callers: Callers = NATIVE_CALLERS, *, scope: Scope | None = None
+) -> UserDependency:
+    """A dependency admitting the caller only with ``minimum`` role or stronger; with a
+    ``scope``, an admin key holding it too (acting as its creator, an admin or owner)."""
+    caller = callers.current_user if scope is None else callers.current_for(scope)
 
     async def dependency(user: Annotated[User, Depends(caller)]) -> User:
         if not user.role.at_least(minimum):
@@ -134,11 +208,13 @@ def _proven_where_required(user_dependency: UserDependency, callers: Callers) ->
     return dependency
 
 
-def require_writer(callers: Callers = NATIVE_CALLERS) -> UserDependency:
+def require_writer(
+    callers: Callers = NATIVE_CALLERS, *, scope: Scope | None = None
+) -> UserDependency:
     """A dependency admitting members who may write posts: authors and above (readers
     only comment), verified where the blog requires it. The one rule of who may write
     posts, for every API."""
-    return _proven_where_required(require_role(Role.author, callers), callers)
+    return _proven_where_required(require_role(Role.author, callers, scope=scope), callers)
 
 
 def require_commenter(callers: Callers = NATIVE_CALLERS) -> UserDependency:
@@ -148,7 +224,13 @@ def require_commenter(callers: Callers = NATIVE_CALLERS) -> UserDependency:
 
 
 AdminUser = Annotated[User, Depends(require_role(Role.admin))]
-AuthorUser = Annotated[User, Depends(require_writer())]
+AuthorUser = Annotated[User, Depends(require_writer(scope=Scope.posts_write))]
+# Routes an admin key may call, by scope (a bearer token's caller as always).
+PostsReader = Annotated[User | None, Depends(NATIVE_CALLERS.optional_for(Scope.posts_read))]
+PostsWriter = Annotated[User, Depends(NATIVE_CALLERS.current_for(Scope.posts_write))]
+CommentModerator = Annotated[User, Depends(NATIVE_CALLERS.current_for(Scope.comments_moderate))]
+MembersReader = Annotated[User, Depends(require_role(Role.admin, scope=Scope.members_read))]
+WebhooksManager = Annotated[User, Depends(require_role(Role.admin, scope=Scope.webhooks_manage))]
 CommenterUser = Annotated[User, Depends(require_commenter())]
 
 

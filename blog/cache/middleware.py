@@ -12,7 +12,9 @@ version, for the very same URL. Two kinds of answer are stored:
   gets another's answer: drafts, ``/users/me``), only while that token is unexpired.
 
 Whatever the cache cannot verify goes to the app, which answers as if there were no
-cache. Each worker keeps its own bounded LRU; they agree because the version lives in the
+cache. A request presenting an API key (``X-API-Key``) is never served from the cache nor
+stored in it: the app checks the key on every call, so a revoked key fails at once.
+Each worker keeps its own bounded LRU; they agree because the version lives in the
 database they share. Responses carry an ``ETag`` derived from the key (``If-None-Match``
 gets a 304) and ``X-Cache``: ``hit``, ``shared`` (a shared body with the reader's marks)
 or ``miss``.
@@ -35,6 +37,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from blog.auth.security import InvalidToken, TokenCodec
 from blog.cache.lookups import MAX_MARKED_IDS, Lookups
 from blog.cache.versions import FOUND_TENANT
+from blog.keys import API_KEY_HEADER
 from blog.shared import STATE_KEY, Scheme, SharedBody
 
 SEEN_SLOTS = 1 << 16  # URLs read once, remembered in a fixed 512 KiB table
@@ -117,10 +120,10 @@ class ResponseCache:
             return
         # The blog as found, for the request: no need to read its row again.
         scope.setdefault("state", {})[FOUND_TENANT] = found
-        if scope["method"] != "GET":
+        request_headers = Headers(scope=scope)
+        if scope["method"] != "GET" or API_KEY_HEADER in request_headers:
             await self.app(scope, receive, send)
             return
-        request_headers = Headers(scope=scope)
         authorization = request_headers.get("authorization", "")
         public_key = (found.id, found.version, b"", scope["path"], scope["query_string"])
         key = (
@@ -137,7 +140,7 @@ class ResponseCache:
         extra = [
             (b"etag", etag.encode()),
             (b"cache-control", b"private, no-cache" if authorization else b"no-cache"),
-            (b"vary", b"Authorization"),
+            (b"vary", b"Authorization, X-API-Key"),
         ]
         if_none_match = request_headers.get("if-none-match")
         entry = self.entries.get(key)

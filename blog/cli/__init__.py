@@ -2,7 +2,7 @@
 
 import typer
 
-from blog.cli import db, seed, server, tenants, transfer, users, worker
+from blog.cli import db, keys, seed, server, tenants, transfer, users, worker
 from blog.cli.db import alembic_config
 
 app = typer.Typer(
@@ -13,6 +13,7 @@ app = typer.Typer(
 app.add_typer(db.app, name="db")
 app.add_typer(tenants.app, name="tenants")
 app.add_typer(users.app, name="users")
+app.add_typer(keys.app, name="keys")
 app.command("export")(transfer.export)
 app.command("import")(transfer.import_)
 app.command()(server.serve)

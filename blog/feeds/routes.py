@@ -22,6 +22,7 @@ from blog.errors import responses
 from blog.feeds import service, sitemaps
 from blog.feeds.service import SiteLinks, Stamp
 from blog.feeds.sitemaps import SitemapKind
+from blog.keys.dependencies import get_key_caller
 from blog.tenants.dependencies import TenantDep, get_tenant
 from blog.tenants.models import Tenant
 
@@ -35,8 +36,10 @@ MAX_SITEMAP_PAGE = 2**31 - 1
 router = APIRouter(
     prefix="/blogs/{tenant}",
     tags=["feeds"],
-    dependencies=[Depends(get_tenant)],
-    responses=responses(404, 422),
+    # A key is not needed here, but one that is not this blog's is a 401, as on every
+    # route of a blog: a build with a wrong key fails loudly rather than reading anonymously.
+    dependencies=[Depends(get_tenant), Depends(get_key_caller)],
+    responses=responses(401, 404, 422),
 )
 
 

@@ -10,17 +10,19 @@ from blog.auth.dependencies import (
     TOKEN_OPTIONAL,
     AuthorUser,
     CommenterUser,
+    CommentModerator,
     CurrentUser,
-    OptionalUser,
+    PostsReader,
+    PostsWriter,
 )
 from blog.cache import found_version
 from blog.database import SessionDep, in_thread
 from blog.errors import responses
+from blog.keys.dependencies import KeyCallerDep
 from blog.pagination import CursorPage, Page, PageDep, PageParams
 from blog.posts import listing as posts_listing
 from blog.posts import service
-from blog.posts.dependencies import EditablePost, PathComment, VisiblePost
-from blog.posts.exceptions import DraftsNeedLogin
+from blog.posts.dependencies import EditablePost, PathComment, VisiblePost, ensure_may_list
 from blog.posts.listing import Listing as PostListing
 from blog.posts.listing import PostFilter
 from blog.posts.models import Post, PostStatus
@@ -105,7 +107,8 @@ def _summaries(
 def list_posts(
     request: Request,
     tenant: TenantDep,
-    viewer: OptionalUser,
+    viewer: PostsReader,
+    key: KeyCallerDep,
     session: SessionDep,
     page: PageDep,
     status: Annotated[
@@ -120,8 +123,7 @@ def list_posts(
     ] = None,
     after: Cursor = None,
 ) -> Response:
-    if status != PostStatus.published and viewer is None:
-        raise DraftsNeedLogin()
+    ensure_may_list(status, viewer=viewer, key=key)
     posts_filter = PostFilter(status=status, author=author, tag=tag, q=q, favorited_by=favorited)
     listing = posts_listing.list_posts(
         session,
@@ -154,7 +156,7 @@ async def create_post(data: PostCreate, author: AuthorUser, session: SessionDep)
     summary="A post by its slug",
 )
 def read_post_by_slug(
-    slug: Annotated[str, NoNul], viewer: OptionalUser, session: SessionDep
+    slug: Annotated[str, NoNul], viewer: PostsReader, session: SessionDep
 ) -> PostRead:
     return _read(session, service.get_post(session, viewer=viewer, slug=slug), viewer)
 
@@ -162,7 +164,7 @@ def read_post_by_slug(
 @router.get(
     "/posts/{post_id}", responses=responses(401), openapi_extra=TOKEN_OPTIONAL, summary="A post"
 )
-def read_post(post: VisiblePost, viewer: OptionalUser, session: SessionDep) -> PostRead:
+def read_post(post: VisiblePost, viewer: PostsReader, session: SessionDep) -> PostRead:
     return _read(session, post, viewer)
 
 
@@ -172,7 +174,7 @@ def read_post(post: VisiblePost, viewer: OptionalUser, session: SessionDep) -> P
     summary="Change a post (its author, or editors)",
 )
 def update_post(
-    post: EditablePost, editor: CurrentUser, data: PostUpdate, session: SessionDep
+    post: EditablePost, editor: PostsWriter, data: PostUpdate, session: SessionDep
 ) -> PostRead:
     return _read(session, service.update_post(session, post=post, editor=editor, data=data), editor)
 
@@ -218,7 +220,7 @@ async def add_comment(
     summary="Delete a comment (its author, the post's author, or editors)",
 )
 def delete_comment(
-    actor: CurrentUser, post: VisiblePost, comment: PathComment, session: SessionDep
+    actor: CommentModerator, post: VisiblePost, comment: PathComment, session: SessionDep
 ) -> None:
     service.delete_comment(session, post=post, comment=comment, actor=actor)
 
@@ -236,7 +238,7 @@ def list_tags(session: SessionDep, page: PageDep) -> Page[TagCount]:
     summary="A public profile with the user's posts",
 )
 def read_user_with_posts(
-    user_id: uuid.UUID, viewer: OptionalUser, session: SessionDep
+    user_id: uuid.UUID, viewer: PostsReader, session: SessionDep
 ) -> UserWithPosts:
     """Published posts only, unless the caller is that user or an editor (drafts too)."""
     user = users_service.get_user(session, user_id=user_id)

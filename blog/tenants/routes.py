@@ -7,6 +7,7 @@ from blog.auth.dependencies import PASSWORD_WORK, AdminUser, SignupLimit
 from blog.database import SessionDep
 from blog.dependencies import AuthConfigDep
 from blog.errors import responses
+from blog.keys.dependencies import KeyCallerDep
 from blog.tenants import service
 from blog.tenants.dependencies import TenantDep, TenantSignupAllowed
 from blog.tenants.models import Tenant
@@ -38,8 +39,8 @@ def create_tenant(data: TenantCreate, session: SessionDep, auth: AuthConfigDep) 
     )
 
 
-@router.get("/{tenant}", responses=responses(404, 422), summary="A blog's public info")
-def read_tenant(tenant: TenantDep) -> TenantPublic:
+@router.get("/{tenant}", responses=responses(401, 404, 422), summary="A blog's public info")
+def read_tenant(tenant: TenantDep, _key: KeyCallerDep) -> TenantPublic:
     return TenantPublic.model_validate(tenant)
 
 

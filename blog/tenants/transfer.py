@@ -208,6 +208,7 @@ NOT_EXPORTED: Mapping[str, str] = {
     "auth_sessions": "logins: credentials of this deployment (users log in again)",
     "refresh_tokens": "logins: credentials of this deployment (users log in again)",
     "account_tokens": "mailed links: credentials of this deployment",
+    "api_keys": "API keys: credentials of this deployment (made again after a move)",
     "jobs": "this deployment's work in flight (an import schedules its posts again)",
     "tenant_versions": "the response cache's version of the blog (an import starts one)",
     "webhook_deliveries": "the delivery log: this deployment's work in flight and its history",

@@ -11,6 +11,7 @@ Factories write through the session given to :func:`bind_session` (the
 under test sees their rows.
 """
 
+import uuid
 from datetime import timedelta
 from functools import lru_cache
 from typing import Any
@@ -23,6 +24,8 @@ from sqlmodel import Session, select
 from blog.auth.models import AccountToken, AuthSession, LinkPurpose
 from blog.auth.security import PasswordHasher, hash_refresh_token, new_refresh_token
 from blog.database import utcnow
+from blog.keys import service as keys_service
+from blog.keys.models import ApiKey, KeyKind, Scope
 from blog.posts import service as posts_service
 from blog.posts.models import Comment, Favorite, Post, PostStatus, PostTag, Tag
 from blog.tenants.models import Tenant
@@ -294,3 +297,46 @@ class WebhookDeliveryFactory(_ModelFactory):
     delivered_at = factory.LazyAttribute(
         lambda o: o.last_attempt_at if o.status == DeliveryStatus.delivered else None
     )
+
+
+class ApiKeyFactory(_ModelFactory):
+    """An API key: ``ApiKeyFactory(tenant=t)`` a content key;
+    ``ApiKeyFactory(creator=admin, kind=KeyKind.admin, scopes=[Scope.posts_read])`` an
+    admin key acting as ``creator``. The key to present is ``plain_key(made)`` (only its
+    hash is stored, as the API stores it)."""
+
+    class Meta:
+        model = ApiKey
+        exclude = ("tenant", "creator")
+
+    creator = None
+    # The creator's blog; a new one for a key made by nobody, unless ``tenant=`` says.
+    tenant = factory.LazyAttribute(
+        lambda o: _tenant_of(o.creator.tenant_id) if o.creator is not None else TenantFactory()
+    )
+    kind = KeyKind.content
+    tenant_id = factory.SelfAttribute("tenant.id")
+    created_by = factory.LazyAttribute(lambda o: o.creator.id if o.creator is not None else None)
+    name = factory.Sequence(lambda n: f"key {n}")
+    scopes = factory.LazyAttribute(
+        lambda o: [Scope.posts_read.value] if o.kind == KeyKind.admin else []
+    )
+    made = factory.LazyAttribute(lambda o: keys_service.new_key(o.kind))
+    prefix = factory.LazyAttribute(lambda o: o.made[1])
+    secret_hash = factory.LazyAttribute(lambda o: keys_service.hash_key(o.made[0]))
+
+    @classmethod
+    def _create(cls, model_class: type[ApiKey], *args: Any, **fields: Any) -> ApiKey:
+        plain, _prefix = fields.pop("made")
+        fields["scopes"] = [str(scope) for scope in fields["scopes"]]
+        created: ApiKey = super()._create(model_class, *args, **fields)
+        _plain_keys[created.id] = plain
+        return created
+
+
+_plain_keys: dict[uuid.UUID, str] = {}
+
+
+def plain_key(key: ApiKey) -> str:
+    """The text of a key ``ApiKeyFactory`` made, to send as ``X-API-Key``."""
+    return _plain_keys[key.id]

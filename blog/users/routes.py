@@ -7,7 +7,13 @@ from fastapi import APIRouter, Query, status
 
 from blog.auth import links, sessions
 from blog.auth import service as auth_service
-from blog.auth.dependencies import PASSWORD_WORK, AdminUser, CurrentSessionId, CurrentUser
+from blog.auth.dependencies import (
+    PASSWORD_WORK,
+    AdminUser,
+    CurrentSessionId,
+    CurrentUser,
+    MembersReader,
+)
 from blog.auth.schemas import PasswordChange, SessionRead
 from blog.database import SessionDep
 from blog.dependencies import AuthConfigDep
@@ -129,7 +135,7 @@ def delete_me(user: CurrentUser, session: SessionDep) -> None:
 
 @router.get("", responses=responses(401, 403, 404, 422), summary="List accounts (admins)")
 def list_users(
-    _admin: AdminUser,
+    _admin: MembersReader,
     session: SessionDep,
     page: PageDep,
     q: Annotated[

@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 from blog.auth.security import PasswordHasher
 from blog.auth.sessions import end_all_sessions
 from blog.database import insert_ignoring_conflicts, utcnow
+from blog.keys import service as keys_service
 from blog.pagination import PageParams, fetch_page
 from blog.posts import service as posts_service
 from blog.tenants.models import Tenant
@@ -214,6 +215,7 @@ def delete_user(session: Session, *, actor: User, target: User) -> None:
         _ensure_can_manage(actor, target)
     _ensure_other_owner_remains(session, target=target)
     posts_service.detach_author(session, user=target)
+    keys_service.detach_creator(session, user=target)
     session.delete(target)
     session.flush()
     emit(

@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import Depends, Path
 
-from blog.auth.dependencies import AdminUser
+from blog.auth.dependencies import WebhooksManager
 from blog.database import SessionDep, lookup
 from blog.schemas import NoNul
 from blog.webhooks import service
@@ -13,7 +13,7 @@ from blog.webhooks.models import DELIVERY_ID_MAX_LENGTH, WebhookDelivery, Webhoo
 
 
 async def get_endpoint(
-    _admin: AdminUser, endpoint_id: uuid.UUID, session: SessionDep
+    _admin: WebhooksManager, endpoint_id: uuid.UUID, session: SessionDep
 ) -> WebhookEndpoint:
     """The endpoint in the path, to an admin or owner of its blog (404 elsewhere)."""
     return await lookup(session, service.get_endpoint, endpoint_id=endpoint_id)

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from blog.auth.dependencies import AdminUser
+from blog.auth.dependencies import WebhooksManager
 from blog.database import SessionDep
 from blog.dependencies import SettingsDep
 from blog.errors import responses
@@ -36,7 +36,7 @@ NO_STORE = "no-store"  # an answer holding a secret is kept by no cache
 def create_endpoint(
     data: EndpointCreate,
     tenant: TenantDep,
-    _admin: AdminUser,
+    _admin: WebhooksManager,
     session: SessionDep,
     settings: SettingsDep,
     response: Response,
@@ -54,7 +54,9 @@ def create_endpoint(
 
 
 @router.get("", responses=responses(401, 403), summary="The blog's webhook endpoints (admins)")
-def list_endpoints(_admin: AdminUser, session: SessionDep, page: PageDep) -> Page[EndpointRead]:
+def list_endpoints(
+    _admin: WebhooksManager, session: SessionDep, page: PageDep
+) -> Page[EndpointRead]:
     items, total = service.list_endpoints(session, params=page)
     return Page[EndpointRead].of(items, total, page)
 
