@@ -26,6 +26,7 @@ from blog.tenants.models import Tenant
 from blog.users.models import User
 from tests.conftest import QueryCounter, serving, tenant_path
 from tests.factories import CommentFactory, PostFactory
+from tests.test_accounts import bearer, sessions_of, token_pair
 
 MakeUser = Callable[..., User]
 AuthHeaders = Callable[[User], dict[str, str]]
@@ -264,3 +265,22 @@ def test_a_blog_made_again_with_the_same_id_never_reuses_a_version(
     bump()
 
     assert version() > old_life
+
+
+def test_a_new_login_shows_in_the_sessions_list_at_once(
+    client: TestClient, tenant: Tenant, user: MakeUser
+) -> None:
+    """Logins are no blog content (they move no version), so their list is never kept:
+    read three times (stored on the second sighting, served on the third), then once more
+    after a login on another device."""
+    member = user()
+    laptop = token_pair(client, tenant, member.username, **{"User-Agent": "Laptop/1.0"})
+    for _ in range(3):
+        assert len(sessions_of(client, tenant, bearer(laptop))) == 1
+
+    token_pair(client, tenant, member.username, **{"User-Agent": "Phone/2.0"})
+    listed = client.get(tenant_path(tenant, "/users/me/sessions"), headers=bearer(laptop))
+
+    assert sorted(s["user_agent"] for s in listed.json()) == ["Laptop/1.0", "Phone/2.0"]
+    assert listed.headers["x-cache"] == "miss"
+    assert listed.headers["cache-control"] == "no-store"

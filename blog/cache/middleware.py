@@ -202,10 +202,10 @@ class ResponseCache:
             if message["type"] == "http.response.start":
                 start = message
                 headers = [*message["headers"], (b"x-cache", b"miss")]
-                if message["status"] == 200:
+                if _storable(message):
                     headers += extra
                 message = {**message, "headers": headers}
-            elif message["type"] == "http.response.body" and start.get("status") == 200:
+            elif message["type"] == "http.response.body" and _storable(start):
                 body.extend(message.get("body", b""))
                 if not message.get("more_body", False):
                     shared = state.get(STATE_KEY)
@@ -250,6 +250,15 @@ class ResponseCache:
         while self.stored_bytes > self.max_bytes:
             _, evicted = self.entries.popitem(last=False)
             self.stored_bytes -= evicted.size
+
+
+def _storable(start: Message) -> bool:
+    """A 200 the route did not mark ``Cache-Control: no-store`` (what it reads moves no
+    blog's version: logins, for one)."""
+    if start.get("status") != 200:
+        return False
+    controls = (v for n, v in start.get("headers", ()) if n.lower() == b"cache-control")
+    return not any(b"no-store" in value.lower() for value in controls)
 
 
 async def _respond(

@@ -3,7 +3,7 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Response, status
 
 from blog.auth import links, sessions
 from blog.auth import service as auth_service
@@ -94,8 +94,10 @@ def change_email(
 
 @router.get("/me/sessions", responses=responses(401, 404), summary="Your active logins")
 def list_sessions(
-    user: CurrentUser, current: CurrentSessionId, session: SessionDep
+    user: CurrentUser, current: CurrentSessionId, session: SessionDep, response: Response
 ) -> list[SessionRead]:
+    # Logins are no blog content (they move no version): never kept by a cache.
+    response.headers["Cache-Control"] = "no-store"
     return [
         SessionRead.model_validate(login).model_copy(update={"current": login.id == current})
         for login in sessions.active_sessions(session, user=user)
