@@ -32,6 +32,7 @@ from blog.tenants.models import Tenant
 from blog.users.models import Role, User
 from blog.webhooks import addresses, delivery
 from blog.webhooks.models import WebhookDelivery, WebhookEndpoint
+from tests.conftest import tenant_path
 from tests.factories import DEFAULT_PASSWORD, WebhookDeliveryFactory, WebhookEndpointFactory
 from tests.test_posts import create_post, created, delete_post, update_post
 
@@ -342,6 +343,33 @@ def test_a_failed_delivery_is_retried_later_with_the_same_id(
     [entry] = deliveries(client, tenant, admin, endpoint)["items"]
     assert (entry["status"], entry["attempts"], entry["last_status_code"]) == ("delivered", 2, 200)
     assert entry["last_error"] is None
+
+
+def test_attempts_show_in_the_log_at_once_and_leave_the_blog_s_cache_alone(
+    client: TestClient,
+    tenant: Tenant,
+    admin: Headers,
+    author: Headers,
+    receiver: Receiver,
+    run_jobs: RunJobs,
+) -> None:
+    """A delivery's attempts are no blog content: they move no version (readers' cached
+    answers stay), and the log, read again and again, is never kept by the cache."""
+    endpoint = register(client, tenant, admin, receiver.url)
+    receiver.answer(Answer(500, b"oops"))
+    publish(client, tenant, author)
+    posts = tenant_path(tenant, "/posts")
+    for _ in range(3):
+        client.get(posts)
+        [entry] = deliveries(client, tenant, admin, endpoint)["items"]
+        assert entry["attempts"] == 0
+    assert client.get(posts).headers["x-cache"] == "hit"
+
+    run_jobs()
+
+    log = client.get(hooks_path(tenant, f"/{endpoint['id']}/deliveries"), headers=admin)
+    assert (log.json()["items"][0]["attempts"], log.headers["cache-control"]) == (1, "no-store")
+    assert client.get(posts).headers["x-cache"] == "hit"
 
 
 def test_a_delivery_fails_after_its_attempts_and_can_be_replayed(

@@ -24,7 +24,9 @@ from blog.webhooks.schemas import (
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 
-NO_STORE = "no-store"  # an answer holding a secret is kept by no cache
+# Kept by no cache: an answer holding a secret, and the delivery log (its attempts are
+# not blog content: they move no version, see blog/cache/versions.py).
+NO_STORE = "no-store"
 
 
 @router.post(
@@ -129,8 +131,10 @@ def list_deliveries(
     endpoint: PathEndpoint,
     session: SessionDep,
     page: PageDep,
+    response: Response,
     status: Annotated[DeliveryStatus | None, Query(description="Only these.")] = None,
 ) -> Page[DeliveryRead]:
+    response.headers["Cache-Control"] = NO_STORE  # attempts move no blog version
     items, total = service.list_deliveries(session, endpoint=endpoint, params=page, status=status)
     return Page[DeliveryRead].of(items, total, page)
 
@@ -140,7 +144,8 @@ def list_deliveries(
     responses=responses(401, 403, 404),
     summary="A delivery, with its payload (admins)",
 )
-def read_delivery(delivery: PathDelivery) -> DeliveryDetail:
+def read_delivery(delivery: PathDelivery, response: Response) -> DeliveryDetail:
+    response.headers["Cache-Control"] = NO_STORE  # attempts move no blog version
     return DeliveryDetail.model_validate(delivery)
 
 
