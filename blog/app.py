@@ -4,12 +4,14 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from functools import cache
 
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
+from starlette.routing import BaseRoute
 
 from blog import health
 from blog.auth import routes as auth_routes
@@ -87,6 +89,9 @@ def _check_row_level_security(engine: Engine, settings: Settings) -> None:
     logger.warning(message)
 
 
+APP_RESPONSES = responses(500, 503)
+
+
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> FastAPI:
     """Build the API. Tests pass their own settings and engine; servers use the environment."""
     settings = settings or get_settings()
@@ -113,7 +118,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         version="0.1.0",
         description=API_DESCRIPTION,
         lifespan=lifespan,
-        responses=responses(500, 503),
+        responses=APP_RESPONSES,
     )
     app.state.settings = settings
     app.state.engine = engine
@@ -152,6 +157,15 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     )
     install_error_handlers(app)
 
+    app.router.routes.extend(_api_routes())
+    app.mount(conduit.MOUNT_PATH, conduit.create_conduit_app(app.state))
+    return app
+
+
+@cache
+def _api_routes() -> tuple[BaseRoute, ...]:
+    """The API's routes, the same for every app: built once per process, as including a
+    router analyses every dependency of every route again (most of an app's making)."""
     # Every route under a tenant's path binds the session to that tenant first, then
     # checks a presented API key (a bad one is a 401 even where none is needed).
     tenant_api = APIRouter(
@@ -165,9 +179,9 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     tenant_api.include_router(webhook_routes.router)
     tenant_api.include_router(key_routes.router)
 
-    app.include_router(health.router)
-    app.include_router(tenant_routes.router)
-    app.include_router(tenant_api)
-    app.include_router(feed_routes.router)
-    app.mount(conduit.MOUNT_PATH, conduit.create_conduit_app(app.state))
-    return app
+    api = APIRouter(responses=APP_RESPONSES)
+    api.include_router(health.router)
+    api.include_router(tenant_routes.router)
+    api.include_router(tenant_api)
+    api.include_router(feed_routes.router)
+    return tuple(api.routes)

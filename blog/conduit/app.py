@@ -6,8 +6,11 @@ own error dialect, while sharing the parent's engine, settings, auth and middlew
 (CORS, security headers, body limit).
 """
 
-from fastapi import Depends, FastAPI
+from functools import cache
+
+from fastapi import APIRouter, Depends, FastAPI
 from starlette.datastructures import State
+from starlette.routing import BaseRoute
 
 from blog.conduit import routes
 from blog.conduit.dependencies import get_tenant
@@ -39,10 +42,22 @@ def create_conduit_app(state: State) -> FastAPI:
         title="RealWorld Conduit API",
         version="2.0.0",
         description=DESCRIPTION,
-        dependencies=[Depends(get_tenant)],
-        responses=conduit_responses(404, 422, 500, 503),
+        dependencies=CONDUIT_DEPENDENCIES,
+        responses=CONDUIT_RESPONSES,
     )
     conduit.state = state
     install_error_handlers(conduit, render=render_conduit_problem)
-    conduit.include_router(routes.router)
+    conduit.router.routes.extend(_conduit_routes())
     return conduit
+
+
+CONDUIT_DEPENDENCIES = [Depends(get_tenant)]
+CONDUIT_RESPONSES = conduit_responses(404, 422, 500, 503)
+
+
+@cache
+def _conduit_routes() -> tuple[BaseRoute, ...]:
+    """Its routes, built once per process (see ``blog.app._api_routes``)."""
+    api = APIRouter(dependencies=CONDUIT_DEPENDENCIES, responses=CONDUIT_RESPONSES)
+    api.include_router(routes.router)
+    return tuple(api.routes)
