@@ -194,18 +194,20 @@ class ResponseCache:
         authorization: str,
     ) -> None:
         start: Message = {}
+        storable = False
         body = bytearray()
         state = scope.setdefault("state", {})
 
         async def capture(message: Message) -> None:
-            nonlocal start
+            nonlocal start, storable
             if message["type"] == "http.response.start":
                 start = message
+                storable = _storable(message)
                 headers = [*message["headers"], (b"x-cache", b"miss")]
-                if _storable(message):
+                if storable:
                     headers += extra
                 message = {**message, "headers": headers}
-            elif message["type"] == "http.response.body" and _storable(start):
+            elif message["type"] == "http.response.body" and storable:
                 body.extend(message.get("body", b""))
                 if not message.get("more_body", False):
                     shared = state.get(STATE_KEY)
