@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from blog.auth.models import AccountToken, LinkPurpose
-from blog.auth.security import hash_refresh_token
+from blog.auth.security import hash_token
 from blog.settings import Settings
 from blog.tenants.models import Tenant
 from blog.testing.mail import MailServer, link_in, text_of, token_in
@@ -123,7 +123,7 @@ def test_registration_mails_a_link_that_verifies_the_address_once(
     assert body["email_verified_at"] is not None
 
     assert_invalid_link(post_token(client, tenant, "/auth/verify-email", token=token))
-    assert_no_secret_logged(logs, token, hash_refresh_token(token), pair["refresh_token"])
+    assert_no_secret_logged(logs, token, hash_token(token), pair["refresh_token"])
 
 
 def test_a_link_of_one_blog_does_nothing_in_another(
@@ -364,7 +364,7 @@ def test_reset_links_are_stored_only_as_hashes(
 
     stored = db.exec(select(AccountToken.token_hash)).all()
 
-    assert stored == [hash_refresh_token(token)]
+    assert stored == [hash_token(token)]
     assert token not in stored
 
 

@@ -23,7 +23,7 @@ from blog.auth.exceptions import (
     WrongCurrentPassword,
 )
 from blog.auth.models import AccountToken, LinkPurpose
-from blog.auth.security import AuthConfig, hash_refresh_token, new_refresh_token
+from blog.auth.security import AuthConfig, hash_token, new_refresh_token
 from blog.background import BackgroundWork, Job
 from blog.database import new_session, utcnow
 from blog.mail import Letter, TemplateName, frontend_link, send_after_commit
@@ -79,7 +79,7 @@ def _send_link(
             user_id=user.id,
             purpose=purpose,
             email=email,
-            token_hash=hash_refresh_token(token),
+            token_hash=hash_token(token),
             expires_at=utcnow() + lifetime,
         )
     )
@@ -106,7 +106,7 @@ def _claim(session: Session, *, token: str, purpose: LinkPurpose) -> tuple[Accou
     """The link's row and its user, once: every later use (or a concurrent one) fails."""
     found = session.exec(
         select(AccountToken).where(
-            col(AccountToken.token_hash) == hash_refresh_token(token),
+            col(AccountToken.token_hash) == hash_token(token),
             col(AccountToken.purpose) == purpose,
         )
     ).first()

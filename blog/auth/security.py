@@ -157,8 +157,9 @@ def new_refresh_token() -> str:
     return secrets.token_urlsafe(REFRESH_TOKEN_BYTES)
 
 
-def hash_refresh_token(token: str) -> str:
-    """SHA-256 is right here: the token is 256 random bits, not a guessable password."""
+def hash_token(token: str) -> str:
+    """What is stored of a random token (a refresh token, a mailed link, an API key):
+    SHA-256 is right here, the token being 256 random bits, not a guessable password."""
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 

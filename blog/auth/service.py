@@ -31,7 +31,7 @@ from blog.auth.security import (
     InvalidToken,
     PasswordHasNul,
     PasswordTooLong,
-    hash_refresh_token,
+    hash_token,
     new_refresh_token,
 )
 from blog.auth.sessions import end_all_sessions, end_login_family, open_session
@@ -52,7 +52,7 @@ def _issue_pair(session: Session, *, auth: AuthConfig, user: User, login: AuthSe
             tenant_id=user.tenant_id,
             user_id=user.id,
             family_id=login.id,
-            token_hash=hash_refresh_token(refresh_token),
+            token_hash=hash_token(refresh_token),
             expires_at=utcnow() + auth.refresh_lifetime,
         )
     )
@@ -155,9 +155,7 @@ def refresh(
 ) -> TokenPair:
     """Trade a refresh token for a new pair; a reused token ends its login."""
     token = session.exec(
-        select(RefreshToken).where(
-            col(RefreshToken.token_hash) == hash_refresh_token(refresh_token)
-        )
+        select(RefreshToken).where(col(RefreshToken.token_hash) == hash_token(refresh_token))
     ).first()
     if token is None or token.revoked_at is not None or token.expires_at <= utcnow():
         raise InvalidRefreshToken()
@@ -185,7 +183,7 @@ def logout(session: Session, *, refresh_token: str) -> None:
     """End the login the refresh token belongs to (idempotent; unknown tokens are ignored)."""
     family_id = session.exec(
         select(RefreshToken.family_id).where(
-            col(RefreshToken.token_hash) == hash_refresh_token(refresh_token)
+            col(RefreshToken.token_hash) == hash_token(refresh_token)
         )
     ).first()
     if family_id is not None:

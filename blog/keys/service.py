@@ -6,7 +6,6 @@ match its ``secret_hash``. Every check runs against the database on every reques
 a revoked key, or one whose creator lost the right to it, fails on its very next call.
 """
 
-import hashlib
 import hmac
 import secrets
 import uuid
@@ -18,6 +17,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
+from blog.auth.security import hash_token
 from blog.cache.versions import NOT_CONTENT_OPTION
 from blog.database import utcnow
 from blog.keys.exceptions import ApiKeyNotFound, InvalidApiKey, KeyCreatorNotAdmin
@@ -49,10 +49,6 @@ class KeyCaller:
         return self.key.kind == KeyKind.admin and scope.value in self.key.scopes
 
 
-def hash_key(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
-
-
 def new_key(kind: KeyKind) -> tuple[str, str]:
     """A fresh key and its prefix."""
     prefix = secrets.token_urlsafe(9)  # 12 characters
@@ -74,7 +70,7 @@ def create_key(
         kind=data.kind,
         name=data.name,
         prefix=prefix,
-        secret_hash=hash_key(text),
+        secret_hash=hash_token(text),
         scopes=[scope.value for scope in data.scopes],
         created_by=creator.id if creator else None,
     )
@@ -136,7 +132,7 @@ def authenticate(session: Session, *, key: str) -> KeyCaller:
         found is None
         or found.kind != kind
         or found.revoked_at is not None
-        or not hmac.compare_digest(found.secret_hash, hash_key(key))
+        or not hmac.compare_digest(found.secret_hash, hash_token(key))
     ):
         raise InvalidApiKey()
     user = None

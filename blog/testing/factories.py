@@ -22,7 +22,7 @@ from slugify import slugify
 from sqlmodel import Session, select
 
 from blog.auth.models import AccountToken, AuthSession, LinkPurpose
-from blog.auth.security import PasswordHasher, hash_refresh_token, new_refresh_token
+from blog.auth.security import PasswordHasher, hash_token, new_refresh_token
 from blog.database import utcnow
 from blog.keys import service as keys_service
 from blog.keys.models import ApiKey, KeyKind, Scope
@@ -251,7 +251,7 @@ class AccountTokenFactory(_ModelFactory):
     user_id = factory.SelfAttribute("user.id")
     purpose = LinkPurpose.reset_password
     email = factory.SelfAttribute("user.email")
-    token_hash = factory.LazyAttribute(lambda o: hash_refresh_token(o.token))
+    token_hash = factory.LazyAttribute(lambda o: hash_token(o.token))
     expires_at = factory.LazyAttribute(lambda o: utcnow() + o.lifetime)
 
 
@@ -323,7 +323,7 @@ class ApiKeyFactory(_ModelFactory):
     )
     made = factory.LazyAttribute(lambda o: keys_service.new_key(o.kind))
     prefix = factory.LazyAttribute(lambda o: o.made[1])
-    secret_hash = factory.LazyAttribute(lambda o: keys_service.hash_key(o.made[0]))
+    secret_hash = factory.LazyAttribute(lambda o: hash_token(o.made[0]))
 
     @classmethod
     def _create(cls, model_class: type[ApiKey], *args: Any, **fields: Any) -> ApiKey:
