@@ -9,6 +9,7 @@ from sqlmodel.sql.sqltypes import AutoString
 
 from blog.database import UTCDateTime, create_db_engine
 from blog.models import metadata
+from blog.posts.search import include_object
 from blog.settings import get_settings
 
 config = context.config
@@ -35,6 +36,7 @@ def _configure(connection: sa.Connection) -> None:
         render_item=render_item,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=include_object,
     )
 
 

@@ -13,6 +13,7 @@ from alembic.migration import MigrationContext
 from blog.cli import alembic_config
 from blog.database import create_db_engine
 from blog.models import metadata
+from blog.posts.search import include_object
 from blog.testing.plugin import (
     create_postgres_database,
     drop_postgres_database,
@@ -37,7 +38,9 @@ def schema_differences(url: str) -> list[object]:
     engine = create_db_engine(url)
     try:
         with engine.connect() as connection:
-            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            context = MigrationContext.configure(
+                connection, opts={"compare_type": True, "include_object": include_object}
+            )
             return list(compare_metadata(context, metadata))
     finally:
         engine.dispose()

@@ -52,3 +52,13 @@ class InvalidSchedule(InvalidInput):
 class AlreadyPublished(Conflict):
     code = "post_already_published"
     detail = "A published post cannot be scheduled; set its status to draft first."
+
+
+class CursorNeedsNewestFirst(InvalidInput):
+    code = "cursor_needs_newest_first"
+    detail = "`after` continues a list newest first: with `q`, add `order=newest`, or use `offset`."
+
+
+class RelevanceNeedsSearch(InvalidInput):
+    code = "relevance_needs_search"
+    detail = "`order=relevance` ranks what a search finds: give `q` too."

@@ -6,7 +6,8 @@ one statement of plain columns for the page, its authors and favorite counts, on
 tags. The page's posts are found from the index first and only then read (a deferred
 join), so a deep page reads no post above it; ``after`` (a keyset cursor) serves infinite
 scroll without an offset at all, and the list's total and positions are counted once per
-blog version.
+blog version. With ``q`` the list is of the posts the search index finds
+(:mod:`blog.posts.search`), best match first unless told newest first.
 
 An item carries nothing personal: what the viewer marked (``favorited``, ``following``) is
 read apart, by :func:`favorited_among`, so that one list serves every viewer (see
@@ -21,8 +22,9 @@ import threading
 import uuid
 from collections import OrderedDict
 from collections.abc import Collection
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from enum import StrEnum
 from functools import lru_cache
 from typing import Any
 
@@ -30,11 +32,17 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from blog.pagination import PageParams
-from blog.posts.exceptions import InvalidCursor
+from blog.posts import search
+from blog.posts.exceptions import CursorNeedsNewestFirst, InvalidCursor
 from blog.posts.models import Favorite, Post, PostStatus, PostTag, Tag, public_posts
 from blog.posts.schemas import PostSummaryData
 from blog.tenancy import bound_tenant
 from blog.users.models import Follow, Role, User
+
+
+class PostOrder(StrEnum):
+    newest = "newest"
+    relevance = "relevance"  # best match first: with ``q`` only
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +54,8 @@ class PostFilter:
     author: str | None = None  # a username, any case
     author_id: uuid.UUID | None = None
     tag: str | None = None
-    q: str | None = None  # a substring of title, description or body, any case
+    q: str | None = None  # words to search for (:func:`blog.posts.search.parse`)
+    language: str = search.DEFAULT_LANGUAGE  # the blog's, for ``q``
     favorited_by: str | None = None  # a username, any case
     followed_by: uuid.UUID | None = None  # posts of the authors this member follows
 
@@ -61,6 +70,8 @@ class Listing:
     items: list[PostSummaryData]
     total: int
     next: str | None  # the cursor of the page after this one; None on the last page
+    # With ``q``: each item's body around the words found, as HTML (search.highlighted).
+    snippets: dict[uuid.UUID, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +84,8 @@ class _Shape:
     author_id: bool
     tag: bool
     q: bool
+    relevance: bool  # best match first (with ``q``), else newest first
+    dialect: str  # the search index is the database's own
     favorited_by: bool
     followed_by: bool
     cursor: bool
@@ -132,13 +145,22 @@ def list_posts(
     page: PageParams | None,
     after: str | None = None,
     version: int | None = None,
+    order: PostOrder | None = None,
 ) -> Listing:
-    """One page of the list (``page=None``: all of it), newest first, with its total.
+    """One page of the list (``page=None``: all of it) with its total: newest first, or
+    with ``q`` best match first (``order`` says otherwise).
 
     ``version``, the blog's content version as the request found it, lets the list's total
     and positions be counted once per version (see :data:`STEP`) rather than per page.
     """
     editor = viewer is not None and viewer.role.at_least(Role.editor)
+    query = search.parse(filter.q or "")
+    if filter.q and query.empty:
+        return Listing(items=[], total=0, next=None)  # no word to look for: nothing found
+    relevance = bool(filter.q) and order != PostOrder.newest
+    if relevance and after is not None:
+        raise CursorNeedsNewestFirst()
+    dialect = session.get_bind().dialect.name
     criteria_shape = _Shape(
         status=filter.status,
         own_drafts_only=filter.status != PostStatus.published and not editor,
@@ -146,6 +168,8 @@ def list_posts(
         author_id=filter.author_id is not None,
         tag=filter.tag is not None,
         q=bool(filter.q),
+        relevance=relevance,
+        dialect=dialect,
         favorited_by=filter.favorited_by is not None,
         followed_by=filter.followed_by is not None,
         cursor=False,
@@ -157,13 +181,14 @@ def list_posts(
         "author": (filter.author or "").strip().lower(),
         "author_id": filter.author_id,
         "tag": (filter.tag or "").strip().lower(),
-        "q": _substring_pattern((filter.q or "").strip().lower()),
+        "q": search.query_parameter(query, dialect),
+        "language": filter.language,
         "favorited_by": (filter.favorited_by or "").strip().lower(),
         "followed_by": filter.followed_by,
     }
     positions = None
     tenant_id = bound_tenant(session)
-    if version is not None and page is not None and tenant_id is not None:
+    if version is not None and page is not None and tenant_id is not None and not relevance:
         key = (tenant_id, version, STEP, criteria_shape, *params.values())
         positions = _known_positions(session, key, criteria_shape, params)
     offset = 0 if page is None or after else page.offset
@@ -190,9 +215,18 @@ def list_posts(
     if more:
         del items[-1]
     last = items[-1] if items else None
-    cursor = encode_cursor(_key_of(last, filter.status), last["id"]) if more and last else None
+    cursor = (
+        encode_cursor(_key_of(last, filter.status), last["id"])
+        if more and last and not relevance
+        else None
+    )
     total = positions.total if positions is not None else rows[0].total
-    return Listing(items=items, total=total, next=cursor)
+    snippets = (
+        search.snippets(session, ids=[item["id"] for item in items], params=params, dialect=dialect)
+        if filter.q
+        else {}
+    )
+    return Listing(items=items, total=total, next=cursor, snippets=snippets)
 
 
 def _known_positions(
@@ -215,31 +249,20 @@ def _positions_statement(shape: _Shape) -> sa.Select[Any]:
     """The first item and every STEP-th, numbered, with the list's total: one scan of the
     index for the public list."""
     key = _order_key(shape.status)
-    numbered = (
+    numbered = _filtered(
         sa.select(
             key.label("key"),
             col(Post.id).label("id"),
             sa.func.row_number().over(order_by=(key.desc(), col(Post.id).desc())).label("n"),
             sa.func.count().over().label("total"),
-        )
-        .where(*_criteria(shape))
-        .subquery("numbered")
-    )
+        ),
+        shape,
+    ).subquery("numbered")
     return (
         sa.select(numbered)
         .where(sa.or_(numbered.c.n == 1, numbered.c.n % sa.bindparam("step") == 0))
         .order_by(numbered.c.n)
     )
-
-
-LIKE_ESCAPE = "/"
-
-
-def _substring_pattern(text: str) -> str:
-    """A LIKE pattern matching ``text`` anywhere, its own wildcards taken literally."""
-    for special in (LIKE_ESCAPE, "%", "_"):
-        text = text.replace(special, LIKE_ESCAPE + special)
-    return f"%{text}%"
 
 
 def _key_of(item: PostSummaryData, status: PostStatus | None) -> datetime:
@@ -309,17 +332,14 @@ def _criteria(shape: _Shape) -> list[sa.ColumnElement[bool]]:
             col(Follow.follower_id) == sa.bindparam("followed_by")
         )
         criteria.append(col(Post.author_id).in_(followed))
-    if shape.q:
-        pattern: sa.BindParameter[str] = sa.bindparam("q", type_=sa.String)
-        criteria.append(
-            sa.or_(
-                *(
-                    sa.func.lower(column).like(pattern, escape=LIKE_ESCAPE)
-                    for column in (col(Post.title), col(Post.description), col(Post.body))
-                )
-            )
-        )
     return criteria
+
+
+def _filtered(statement: sa.Select[Any], shape: _Shape) -> sa.Select[Any]:
+    """``statement`` over ``posts`` limited to the list's posts (searched through the
+    index, with ``q``)."""
+    statement = statement.where(*_criteria(shape))
+    return search.restrict(statement, shape.dialect) if shape.q else statement
 
 
 def tag_link() -> sa.ColumnElement[bool]:
@@ -336,9 +356,10 @@ def _statement(shape: _Shape) -> sa.Select[Any]:
     those rows are then read. Joins are of entities (not tables), so that tenant scoping
     adds its criteria to every one of them.
     """
-    criteria = _criteria(shape)
     key = _order_key(shape.status)
-    keys: sa.Select[Any] = sa.select(col(Post.id).label("id")).where(*criteria)
+    order = search.rank(shape.dialect) if shape.relevance else key
+    ordered = order.label("key")
+    keys = _filtered(sa.select(col(Post.id).label("id"), ordered), shape)
     if shape.cursor:
         after_key = sa.bindparam("after_key", type_=Post.__table__.c.created_at.type)  # type: ignore[attr-defined]
         # "Before the cursor in the order": the first condition alone is a range of the
@@ -347,7 +368,7 @@ def _statement(shape: _Shape) -> sa.Select[Any]:
             key <= after_key,
             sa.or_(key < after_key, col(Post.id) < sa.bindparam("after_id")),
         )
-    keys = keys.order_by(key.desc(), col(Post.id).desc())
+    keys = keys.order_by(ordered.desc(), col(Post.id).desc())
     if shape.paged:
         keys = keys.limit(sa.bindparam("limit")).offset(sa.bindparam("offset"))
     found = keys.subquery("keys")
@@ -367,7 +388,7 @@ def _statement(shape: _Shape) -> sa.Select[Any]:
             col(Post.published_at),
             col(Post.created_at),
             col(Post.updated_at),
-            key.label("key"),
+            found.c.key,
             col(User.id).label("author_id"),
             col(User.username).label("author_username"),
             col(User.name).label("author_name"),
@@ -382,7 +403,9 @@ def _statement(shape: _Shape) -> sa.Select[Any]:
         .outerjoin(User, _writes())
     ).subquery("page")
     counted = (
-        select(sa.func.count()).select_from(Post).where(*criteria).correlate(None).scalar_subquery()
+        _filtered(select(sa.func.count()).select_from(Post), shape)
+        .correlate(None)
+        .scalar_subquery()
         if shape.counted
         else sa.null()
     )

@@ -100,6 +100,12 @@ class Post(TenantScoped, table=True):
     published_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    search_tags: str = Field(
+        default="",
+        sa_type=sa.Text,
+        sa_column_kwargs={"server_default": ""},
+        description="The post's tag names, space-separated, for search (written with the links).",
+    )
     last_comment_number: int = Field(
         default=0,
         sa_column_kwargs={"server_default": "0"},

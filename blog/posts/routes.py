@@ -1,7 +1,7 @@
 """Posts, comments and tags, under a tenant's path."""
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response, status
 from sqlmodel import Session
@@ -23,13 +23,15 @@ from blog.pagination import CursorPage, Page, PageDep, PageParams
 from blog.posts import listing as posts_listing
 from blog.posts import service
 from blog.posts.dependencies import EditablePost, PathComment, VisiblePost, ensure_may_list
+from blog.posts.exceptions import RelevanceNeedsSearch
 from blog.posts.listing import Listing as PostListing
-from blog.posts.listing import PostFilter
+from blog.posts.listing import PostFilter, PostOrder
 from blog.posts.models import Post, PostStatus
 from blog.posts.schemas import (
     CommentCreate,
     CommentRead,
     PostCreate,
+    PostListItem,
     PostRead,
     PostSummary,
     PostUpdate,
@@ -56,7 +58,14 @@ def _read(session: Session, post: Post, viewer: User | None) -> PostRead:
 
 SearchText = Annotated[
     str | None,
-    Query(max_length=200, description="Matches title, description or body, ignoring case."),
+    Query(
+        max_length=200,
+        description="Search title, tags, description and body, in the blog's language "
+        '(`running` finds `run`): words (all must match), `"quoted phrases"`, `-excluded` '
+        "words, `or` between alternatives. Ranked: title above tags above description above "
+        "body.",
+        examples=['"night train" -sleeper'],
+    ),
     NoNul,
 ]
 
@@ -80,14 +89,20 @@ def _summaries(
     viewer: User | None,
     page: PageParams,
     shareable: bool,
+    snippets: bool = False,
 ) -> Response:
-    """A page of posts for the caller: favorite marks put into a body every reader shares."""
+    """A page of posts for the caller: favorite marks put into a body every reader shares.
+    ``snippets``: the items carry the search's (null without ``q``)."""
     ids = [item["id"] for item in listing.items]
     favorited = posts_listing.favorited_among(session, viewer=viewer, post_ids=ids)
+    items: list[dict[str, Any]] = [
+        {**item, "favorited": Mark(MarkKind.favorited, item["id"])} for item in listing.items
+    ]
+    if snippets:
+        for item, post in zip(items, listing.items, strict=True):
+            item["snippet"] = listing.snippets.get(post["id"])
     content = {
-        "items": [
-            {**item, "favorited": Mark(MarkKind.favorited, item["id"])} for item in listing.items
-        ],
+        "items": items,
         "total": listing.total,
         "limit": page.limit,
         "offset": page.offset,
@@ -99,10 +114,10 @@ def _summaries(
 
 @router.get(
     "/posts",
-    response_model=CursorPage[PostSummary],
-    responses=responses(401),
+    response_model=CursorPage[PostListItem],
+    responses=responses(401, 422),
     openapi_extra=TOKEN_OPTIONAL,
-    summary="List posts, newest first",
+    summary="List posts, newest first, or search them (best match first)",
 )
 def list_posts(
     request: Request,
@@ -122,9 +137,25 @@ def list_posts(
         str | None, Query(max_length=32, description="Favorited by this username."), NoNul
     ] = None,
     after: Cursor = None,
+    order: Annotated[
+        PostOrder | None,
+        Query(
+            description="`newest` (the default without `q`) or `relevance` (best match "
+            "first: the default with `q`, which it needs). `after` needs `newest`."
+        ),
+    ] = None,
 ) -> Response:
     ensure_may_list(status, viewer=viewer, key=key)
-    posts_filter = PostFilter(status=status, author=author, tag=tag, q=q, favorited_by=favorited)
+    if order == PostOrder.relevance and not q:
+        raise RelevanceNeedsSearch()
+    posts_filter = PostFilter(
+        status=status,
+        author=author,
+        tag=tag,
+        q=q,
+        language=tenant.search_language,
+        favorited_by=favorited,
+    )
     listing = posts_listing.list_posts(
         session,
         filter=posts_filter,
@@ -132,9 +163,16 @@ def list_posts(
         page=page,
         after=after,
         version=found_version(request, tenant.id),
+        order=order,
     )
     return _summaries(
-        request, session, listing, viewer=viewer, page=page, shareable=posts_filter.public
+        request,
+        session,
+        listing,
+        viewer=viewer,
+        page=page,
+        shareable=posts_filter.public,
+        snippets=True,
     )
 
 

@@ -123,6 +123,17 @@ class PostSummary(_PostFields):
     favorited: bool = Field(default=False, description="Whether the caller favorited it.")
 
 
+class PostListItem(PostSummary):
+    """A post in the list of a blog's posts: with ``q``, what the search found."""
+
+    snippet: str | None = Field(
+        default=None,
+        description="With `q`: the body around the words found, as HTML: the text escaped, "
+        "each matched word in `<mark>…</mark>`, fragments joined by `…`. Null without `q`.",
+        examples=["the <mark>river</mark> runs past the old mill"],
+    )
+
+
 class AuthorData(TypedDict):
     """:class:`UserPublic` as plain data, for lists built without models."""
 

@@ -196,6 +196,7 @@ def create_post(session: Session, *, author: User, data: PostCreate) -> Post:
         slug="",
         description=data.description,
         body=data.body,
+        search_tags=" ".join(data.tags),
         status=data.status,
         published_at=now if data.status == PostStatus.published else data.published_at,
         created_at=now,
@@ -226,6 +227,8 @@ def update_post(
     until the scheduled time."""
     changes = data.model_dump(exclude_unset=True)
     tags: list[str] | None = changes.pop("tags", None)
+    if tags is not None:
+        changes["search_tags"] = " ".join(tags)
     slug_follows_title = (
         post.published_at is None
         or post.status == PostStatus.scheduled

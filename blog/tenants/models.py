@@ -13,6 +13,7 @@ SLUG_MAX_LENGTH = 63
 NAME_MAX_LENGTH = 100
 FRONTEND_URL_MAX_LENGTH = 2000
 DEFAULT_LOCKOUT_THRESHOLD = 5
+SEARCH_LANGUAGE_MAX_LENGTH = 32
 
 
 class Tenant(SQLModel, table=True):
@@ -38,5 +39,11 @@ class Tenant(SQLModel, table=True):
         default=None,
         max_length=FRONTEND_URL_MAX_LENGTH,
         description="Where this blog's mailed links point (default: BLOG_FRONTEND_URL).",
+    )
+    search_language: str = Field(
+        default="english",
+        max_length=SEARCH_LANGUAGE_MAX_LENGTH,
+        description="The stemming of the blog's search: a PostgreSQL text search configuration.",
+        sa_column_kwargs={"server_default": "english"},
     )
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -5,6 +5,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt
 
+from blog.posts.search import SearchLanguage
 from blog.schemas import InputModel, lower_text, strip_text
 from blog.tenants.models import (
     FRONTEND_URL_MAX_LENGTH,
@@ -70,6 +71,11 @@ class TenantUpdate(InputModel):
         description="Wrong passwords in a row that lock an account (0: never).",
     )
     frontend_url: FrontendUrl | None = None
+    search_language: SearchLanguage | None = Field(
+        default=None,
+        description="The stemming of the blog's search (PostgreSQL; SQLite stems English "
+        "for every blog). Changing it re-indexes the blog's posts.",
+    )
 
 
 class TenantPublic(BaseModel):
@@ -87,6 +93,7 @@ class TenantRead(TenantPublic):
 
     lockout_threshold: int
     frontend_url: str | None
+    search_language: str
 
 
 class TenantCreated(BaseModel):

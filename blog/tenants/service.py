@@ -5,6 +5,7 @@ from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import Session, SQLModel, col, select
 
 from blog.auth.security import PasswordHasher
+from blog.posts import search
 from blog.posts.models import Post
 from blog.tenancy import bind_tenant, tenant_models
 from blog.tenants.exceptions import TenantNotFound, TenantSlugTaken
@@ -46,12 +47,15 @@ def adopt(session: Session, tenant: Tenant) -> Tenant:
 
 def update_tenant(session: Session, *, tenant: Tenant, data: TenantUpdate) -> Tenant:
     changes = data.model_dump(exclude_unset=True)
+    language = tenant.search_language
     # Only the frontend URL may be cleared (back to the deployment's); null elsewhere keeps.
     tenant.sqlmodel_update(
         {key: value for key, value in changes.items() if value is not None or key == "frontend_url"}
     )
     session.add(tenant)
     session.flush()
+    if tenant.search_language != language:
+        search.reindex(session)
     return tenant
 
 
