@@ -232,7 +232,7 @@ def highlighted(text: str) -> str:
     held) is dropped, so the tags always pair up."""
     out: list[str] = []
     marking = False
-    for piece in _pieces(" ".join(text.split())):
+    for piece in _pieces(text):
         if piece == OPEN:
             if not marking:
                 out.append("<mark>")
@@ -245,7 +245,7 @@ def highlighted(text: str) -> str:
             out.append(html.escape(piece, quote=False))
     if marking:
         out.append("</mark>")
-    return "".join(out)
+    return " ".join("".join(out).split())
 
 
 def _pieces(text: str) -> Iterable[str]:

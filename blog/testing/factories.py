@@ -163,6 +163,8 @@ class PostFactory(_ModelFactory):
             return
         tenant = _tenant_of(post.tenant_id)
         session = _current_session()
+        post.search_tags = " ".join(names)  # what search reads of the tags, as the service writes
+        session.add(post)
         for position, name in enumerate(names):
             tag = TagFactory.create(tenant=tenant, name=name)
             session.add(
