@@ -30,7 +30,9 @@ def _postgres_only(database_backend: str) -> None:
         pytest.skip("query plans are checked on PostgreSQL, the production database")
 
 
-def bulk_posts(engine: Engine, tenant: Tenant, count: int, db: Session) -> None:
+def bulk_posts(
+    engine: Engine, tenant: Tenant, count: int, db: Session, *, title: str = "Post"
+) -> None:
     author = UserFactory.create(tenant=tenant)
     now = utcnow()
     rows = [
@@ -38,7 +40,7 @@ def bulk_posts(engine: Engine, tenant: Tenant, count: int, db: Session) -> None:
             "tenant_id": tenant.id,
             "id": uuid7(),
             "author_id": author.id,
-            "title": f"Post {i}",
+            "title": f"{title} {i}",
             "slug": f"post-{i}",
             "description": "",
             "body": "text",
@@ -113,6 +115,54 @@ def test_post_list_reads_only_the_tenants_rows(
         for scan in scans:
             assert scan["Node Type"] != "Seq Scan", (sql, scan)
             assert rows_examined(scan) <= SMALL, (sql, scan)
+
+
+# Ranked, every match is read: through the index. Newest first, the planner may as well
+# walk the blog's posts by time and stop at a page of matches.
+@pytest.mark.parametrize(
+    ("listing", "through_index"),
+    [("/posts?q=heron", True), ("/posts?q=heron&order=newest", False)],
+)
+def test_search_reads_the_index_and_only_the_tenants_entries(
+    client: TestClient,
+    engine: Engine,
+    owner_engine: Engine,
+    tenant: Tenant,
+    other_tenant: Tenant,
+    db: Session,
+    listing: str,
+    through_index: bool,
+) -> None:
+    """30 of the blog's 5,030 posts match, and all 5,000 of another blog's: the search finds
+    the 30 through the index, and no plan reads another blog's entries (the index has
+    tenant_id) or every post of the blog."""
+    PostFactory.create_batch(SMALL, author__tenant=tenant, title="A heron")
+    bulk_posts(owner_engine, tenant, LARGE, db)
+    bulk_posts(owner_engine, other_tenant, LARGE, db, title="Heron")
+    captured: list[tuple[str, Any]] = []
+
+    def capture(*args: Any) -> None:
+        captured.append((args[2], args[3]))
+
+    sa.event.listen(engine, "before_cursor_execute", capture)
+    try:
+        response = client.get(tenant_path(tenant, listing))
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", capture)
+
+    assert response.json()["total"] == SMALL
+    searches = [(sql, params) for sql, params in captured if "search_vector @@" in sql]
+    assert searches
+    indexes_used = set()
+    for sql, params in searches:
+        plan = explain(owner_engine, sql, params)
+        for scan in plan_nodes(plan):
+            indexes_used.add(scan.get("Index Name"))
+            if scan.get("Relation Name") == "posts" or "Index Name" in scan:
+                assert scan["Node Type"] != "Seq Scan", (sql, scan)
+                assert rows_examined(scan) <= SMALL + LARGE, (sql, scan)
+    if through_index:
+        assert "ix_posts_search_vector" in indexes_used
 
 
 @pytest.mark.parametrize(

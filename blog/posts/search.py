@@ -5,7 +5,8 @@ The index lives in the database and every write keeps it current (the migration
 
 * **PostgreSQL**: ``posts.search_vector``, a ``tsvector`` a trigger computes on every
   insert and on every change of the searched columns, in the blog's language
-  (``tenants.search_language``), under a GIN index. Queries are
+  (``tenants.search_language``), under a GIN index on ``(tenant_id, search_vector)``
+  (so a search reads one blog's entries, not every blog's). Queries are
   ``websearch_to_tsquery`` in the same language, ranked by ``ts_rank``.
 * **SQLite**: ``posts_search``, an FTS5 table over ``posts`` (external content: it holds
   the index, not a second copy of the text), kept in sync by triggers on ``posts``.

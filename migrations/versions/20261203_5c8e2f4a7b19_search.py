@@ -6,7 +6,9 @@ filled here from the links), and the index over title, tags, description and bod
 built here for the posts that exist and kept current by triggers:
 
 * PostgreSQL: ``posts.search_vector`` (a weighted ``tsvector`` in the blog's language)
-  under a GIN index;
+  under a GIN index on ``(tenant_id, search_vector)``: the ``btree_gin`` extension, which
+  is trusted (a database owner may create it) and stays on downgrade (other schemas may
+  use it);
 * SQLite: ``posts_search``, an FTS5 table whose content is ``posts`` (joined by rowid).
 
 The index is built after the rows are in, which is faster than row by row. A later
@@ -123,7 +125,11 @@ def upgrade() -> None:
             f"{', '.join(SEARCHED)} ON posts "
             "FOR EACH ROW EXECUTE FUNCTION posts_search_vector()"
         )
-        op.execute("CREATE INDEX ix_posts_search_vector ON posts USING gin (search_vector)")
+        # tenant_id in the index too (btree_gin), so a search reads one blog's entries only.
+        op.execute("CREATE EXTENSION IF NOT EXISTS btree_gin")
+        op.execute(
+            "CREATE INDEX ix_posts_search_vector ON posts USING gin (tenant_id, search_vector)"
+        )
         return
     op.execute(
         "CREATE VIRTUAL TABLE posts_search USING fts5("
