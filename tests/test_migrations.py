@@ -233,3 +233,90 @@ def test_existing_logins_become_sessions(empty_database_url: str) -> None:
     assert found[open_login].ended_at is None
     assert found[open_login].last_used_at.replace(tzinfo=UTC) == later.replace(tzinfo=UTC)
     assert found[ended_login].ended_at is not None
+
+
+def searched(connection: sa.Connection, words: str) -> list[uuid.UUID]:
+    """The posts the search index finds for ``words``, straight from the index."""
+    if connection.dialect.name == "postgresql":
+        statement = "SELECT id FROM posts WHERE search_vector @@ websearch_to_tsquery(:words)"
+    else:
+        statement = (
+            "SELECT posts.id FROM posts_search JOIN posts ON posts.rowid = posts_search.rowid"
+            " WHERE posts_search MATCH :words"
+        )
+    found = connection.execute(sa.text(statement), {"words": words}).scalars()
+    return sorted(uuid.UUID(str(post)) for post in found)
+
+
+def index_objects(url: str) -> set[str]:
+    engine = create_db_engine(url)
+    try:
+        inspector = sa.inspect(engine)
+        found = {name for name in inspector.get_table_names() if name.startswith("posts_search")}
+        found |= {column["name"] for column in inspector.get_columns("posts")}
+        found |= {column["name"] for column in inspector.get_columns("tenants")}
+        return found & {"posts_search", "search_vector", "search_tags", "search_language"}
+    finally:
+        engine.dispose()
+
+
+def test_search_index_is_built_for_existing_posts_and_removed_on_downgrade(
+    empty_database_url: str,
+) -> None:
+    config = alembic_config(empty_database_url)
+    command.upgrade(config, "b7c41e9a2d53")  # the revision before search
+    tables = metadata.tables
+    tenant, user, tagged, plain, tag = (uuid.UUID(int=n) for n in range(1, 6))
+    moment = datetime(2026, 1, 1, tzinfo=UTC)
+    engine = create_db_engine(empty_database_url)
+    try:
+        with engine.begin() as connection:
+            add_old_member(connection, tenant=tenant, user=user, moment=moment)
+            connection.execute(
+                tables["tags"].insert().values(tenant_id=tenant, id=tag, name="ferns")
+            )
+            for post, body in ((tagged, "Mosses and lichens."), (plain, "Running rivers.")):
+                connection.execute(
+                    without(tables["posts"], "search_tags")
+                    .insert()
+                    .values(
+                        tenant_id=tenant,
+                        id=post,
+                        author_id=user,
+                        title="Walks",
+                        slug=str(post),
+                        description="",
+                        body=body,
+                        status="published",
+                        created_at=moment,
+                        updated_at=moment,
+                    )
+                )
+            connection.execute(
+                tables["post_tags"]
+                .insert()
+                .values(tenant_id=tenant, post_id=tagged, tag_id=tag, position=0)
+            )
+
+        command.upgrade(config, "head")
+
+        with engine.connect() as connection:
+            assert searched(connection, "ferns") == [tagged]  # tags, from the links
+            assert searched(connection, "lichen") == [tagged]
+            assert searched(connection, "run") == [plain]  # stemmed
+            assert searched(connection, "walks") == [tagged, plain]
+        assert index_objects(empty_database_url) == {
+            "search_language",
+            "search_tags",
+            "posts_search" if engine.dialect.name == "sqlite" else "search_vector",
+        }
+
+        command.downgrade(config, "b7c41e9a2d53")
+
+        assert index_objects(empty_database_url) == set()
+        with engine.begin() as connection:  # no trigger is left to write to the index
+            if engine.dialect.name == "postgresql":
+                connection.exec_driver_sql("SELECT set_config('app.cross_tenant', 'test', true)")
+            connection.execute(tables["posts"].delete().where(tables["posts"].c.id == plain))
+    finally:
+        engine.dispose()
