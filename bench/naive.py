@@ -151,6 +151,7 @@ class PostRead(BaseModel):
     updated_at: datetime
     author: AuthorRead | None
     favorites_count: int
+    snippet: str | None = None  # the real list's, for a search only (this peer has none)
 
 
 class PostPage(BaseModel):
