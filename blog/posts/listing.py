@@ -368,7 +368,13 @@ def _statement(shape: _Shape) -> sa.Select[Any]:
             key <= after_key,
             sa.or_(key < after_key, col(Post.id) < sa.bindparam("after_id")),
         )
-    keys = keys.order_by(ordered.desc(), col(Post.id).desc())
+    keys = keys.order_by(
+        *(
+            search.best_first(shape.dialect, ordered)
+            if shape.relevance
+            else (ordered.desc(), col(Post.id).desc())
+        )
+    )
     if shape.paged:
         keys = keys.limit(sa.bindparam("limit")).offset(sa.bindparam("offset"))
     found = keys.subquery("keys")

@@ -7,7 +7,11 @@ The index lives in the database and every write keeps it current (the migration
   insert and on every change of the searched columns, in the blog's language
   (``tenants.search_language``), under a GIN index on ``(tenant_id, search_vector)``
   (so a search reads one blog's entries, not every blog's). Queries are
-  ``websearch_to_tsquery`` in the same language, ranked by ``ts_rank``.
+  ``websearch_to_tsquery`` in the same language, ranked by ``ts_rank`` of
+  ``posts.search_summary``: the same vector without the body. Ranking reads the vector of
+  every match, and a small one is read fast (the whole one is mostly compressed away
+  from the row); a match in the body alone counts as found, and such matches go newest
+  first.
 * **SQLite**: ``posts_search``, an FTS5 table over ``posts`` (external content: it holds
   the index, not a second copy of the text), kept in sync by triggers on ``posts``.
   Queries are the same user syntax translated here (:func:`parse`), ranked by
@@ -74,8 +78,8 @@ class SearchLanguage(StrEnum):
 DEFAULT_LANGUAGE = SearchLanguage.english
 
 # Weights of a hit by where it is: title, tags, description, body. PostgreSQL's are
-# ts_rank's defaults for the labels A, B, C, D the trigger gives these columns.
-SQLITE_WEIGHTS = (10.0, 5.0, 2.0, 1.0)
+# ts_rank's defaults for the labels A, B, C, D the trigger gives these columns; SQLite's
+# are the FTS5 table's configured rank, bm25(10.0, 5.0, 2.0, 1.0) (set by the migration).
 SQLITE_BODY_COLUMN = 3
 
 # Marks around the matched words in a snippet, from Unicode's private use area: the
@@ -167,11 +171,18 @@ def _search_vector() -> sa.ColumnElement[Any]:
     return sa.literal_column("posts.search_vector", postgresql.TSVECTOR)
 
 
-def restrict(statement: sa.Select[Any], dialect: str) -> sa.Select[Any]:
+def restrict(statement: sa.Select[Any], dialect: str, *, few: bool = False) -> sa.Select[Any]:
     """``statement`` (over ``posts``) limited to the posts that match the bound ``q``
-    (and ``language``), through the index."""
+    (and ``language``), through the index.
+
+    On SQLite the index is read first and each match's post looked up by rowid (the ``+``
+    keeps the planner from doing it the other way round: probing the index once per post
+    of the blog, a full-text query each time). ``few``: ``statement`` already picks a few
+    posts (by id), so probing the index for each is the cheaper way.
+    """
     if dialect == "sqlite":
-        return statement.join(_fts, _fts.c.rowid == _post_rowid()).where(
+        rowid = _fts.c.rowid if few else sa.literal_column("+posts_search.rowid", sa.Integer)
+        return statement.join(_fts, rowid == _post_rowid()).where(
             _fts_name.op("MATCH")(sa.bindparam("q", type_=sa.String))
         )
     return statement.where(_search_vector().op("@@")(_tsquery()))
@@ -180,8 +191,26 @@ def restrict(statement: sa.Select[Any], dialect: str) -> sa.Select[Any]:
 def rank(dialect: str) -> sa.ColumnElement[float]:
     """How well a post matches, higher is better (in a statement :func:`restrict`-ed)."""
     if dialect == "sqlite":
-        return -sa.func.bm25(_fts_name, *(sa.literal(weight) for weight in SQLITE_WEIGHTS))
-    return sa.func.ts_rank(_search_vector(), _tsquery())
+        return -_fts_rank()
+    return sa.func.ts_rank(
+        sa.literal_column("posts.search_summary", postgresql.TSVECTOR), _tsquery()
+    )
+
+
+def best_first(dialect: str, rank: sa.ColumnElement[float]) -> list[sa.ColumnElement[Any]]:
+    """The ORDER BY of a :func:`restrict`-ed statement, best match first, given its
+    selected :func:`rank`.
+
+    SQLite: FTS5's own ``ORDER BY rank``, which it sorts itself as it reads the index (a
+    LIMIT then stops early); ties stay in the index's order. PostgreSQL: ties newest
+    first (ids are time-ordered)."""
+    if dialect == "sqlite":
+        return [_fts_rank()]
+    return [rank.desc(), col(Post.id).desc()]
+
+
+def _fts_rank() -> sa.ColumnElement[float]:
+    return sa.literal_column("posts_search.rank", sa.Float)
 
 
 def query_parameter(query: SearchQuery, dialect: str) -> str:
@@ -207,7 +236,7 @@ def _snippets_statement(dialect: str) -> sa.Select[Any]:
             sa.literal("…"),
             sa.literal(SNIPPET_WORDS),
         )
-        return restrict(sa.select(col(Post.id), snippet), dialect).where(ids)
+        return restrict(sa.select(col(Post.id), snippet), dialect, few=True).where(ids)
     headline = sa.func.ts_headline(
         sa.cast(sa.bindparam("language", type_=sa.String), postgresql.REGCONFIG),
         col(Post.body),
@@ -255,7 +284,7 @@ def _pieces(text: str) -> Iterable[str]:
 
 # What the migrations make for the index, which the models leave out: the vector column
 # and its index on PostgreSQL, the FTS5 table and its shadow tables on SQLite.
-_INDEX_NAMES = frozenset({"search_vector", "ix_posts_search_vector"})
+_INDEX_NAMES = frozenset({"search_vector", "search_summary", "ix_posts_search_vector"})
 
 
 def include_object(

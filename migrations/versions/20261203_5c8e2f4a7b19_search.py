@@ -5,7 +5,8 @@ Full-text search of posts (``blog/posts/search.py``): each blog's language
 filled here from the links), and the index over title, tags, description and body,
 built here for the posts that exist and kept current by triggers:
 
-* PostgreSQL: ``posts.search_vector`` (a weighted ``tsvector`` in the blog's language)
+* PostgreSQL: ``posts.search_vector`` (a weighted ``tsvector`` in the blog's language,
+  matched) and ``posts.search_summary`` (its title, tags and description part, ranked)
   under a GIN index on ``(tenant_id, search_vector)``: the ``btree_gin`` extension, which
   is trusted (a database owner may create it) and stays on downgrade (other schemas may
   use it);
@@ -32,12 +33,13 @@ depends_on: str | Sequence[str] | None = None
 
 SEARCHED = ("title", "search_tags", "description", "body")
 
-POSTGRESQL_VECTOR = """
+# What ranks a match (small, so ranking reads little) and what is matched (the GIN index).
+POSTGRESQL_SUMMARY = """
     setweight(to_tsvector({language}, coalesce({row}.title, '')), 'A')
     || setweight(to_tsvector({language}, coalesce({row}.search_tags, '')), 'B')
     || setweight(to_tsvector({language}, coalesce({row}.description, '')), 'C')
-    || setweight(to_tsvector({language}, coalesce({row}.body, '')), 'D')
 """
+POSTGRESQL_BODY = "setweight(to_tsvector({language}, coalesce({row}.body, '')), 'D')"
 
 POSTGRESQL_FUNCTION = f"""
 CREATE FUNCTION posts_search_vector() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -46,7 +48,9 @@ DECLARE
 BEGIN
     SELECT search_language::regconfig INTO language FROM tenants WHERE id = NEW.tenant_id;
     language := coalesce(language, 'simple');
-    NEW.search_vector := {POSTGRESQL_VECTOR.format(language="language", row="NEW")};
+    NEW.search_summary := {POSTGRESQL_SUMMARY.format(language="language", row="NEW")};
+    NEW.search_vector := NEW.search_summary
+        || {POSTGRESQL_BODY.format(language="language", row="NEW")};
     RETURN NEW;
 END
 $$
@@ -111,12 +115,13 @@ def upgrade() -> None:
         " WHERE post_tags.tenant_id = posts.tenant_id AND post_tags.post_id = posts.id)"
     )
     if postgresql:
+        op.execute("ALTER TABLE posts ADD COLUMN search_summary tsvector")
         op.execute("ALTER TABLE posts ADD COLUMN search_vector tsvector")
-        vector = POSTGRESQL_VECTOR.format(
-            language="tenants.search_language::regconfig", row="posts"
-        )
+        parts = {"language": "tenants.search_language::regconfig", "row": "posts"}
+        summary, body = POSTGRESQL_SUMMARY.format(**parts), POSTGRESQL_BODY.format(**parts)
         op.execute(
-            f"UPDATE posts SET search_vector = {vector}"  # noqa: S608 - constant text
+            f"UPDATE posts SET search_summary = {summary},"  # noqa: S608 - constant text
+            f" search_vector = {summary} || {body}"
             " FROM tenants WHERE tenants.id = posts.tenant_id"
         )
         op.execute(POSTGRESQL_FUNCTION)
@@ -136,6 +141,10 @@ def upgrade() -> None:
         f"{', '.join(SEARCHED)}, content='posts', content_rowid='rowid', "
         "tokenize='porter unicode61 remove_diacritics 2')"
     )
+    # The rank of a match: where a word is found weighs (title, tags, description, body).
+    op.execute(
+        "INSERT INTO posts_search (posts_search, rank) VALUES ('rank', 'bm25(10.0, 5.0, 2.0, 1.0)')"
+    )
     op.execute("INSERT INTO posts_search (posts_search) VALUES ('rebuild')")
     for name, definition in SQLITE_TRIGGERS.items():
         op.execute(f"CREATE TRIGGER {name} {definition}")
@@ -147,6 +156,7 @@ def downgrade() -> None:
         op.execute("DROP TRIGGER posts_search_vector ON posts")
         op.execute("DROP FUNCTION posts_search_vector()")
         op.drop_column("posts", "search_vector")
+        op.drop_column("posts", "search_summary")
         op.drop_column("posts", "search_tags")
         op.drop_column("tenants", "search_language")
         return
