@@ -35,9 +35,11 @@ def median_ms(seconds: Sequence[float]) -> float:
 
 
 def index_line(database: str, plan: Iterable[str]) -> str:
-    """The line of an EXPLAIN output that shows the search index used ("" if none)."""
+    """The lines of an EXPLAIN output that show the search index used, joined ("" if
+    none): all of them, since how it is used matters too (on SQLite, ``0:M4`` is a scan
+    of the index, ``0:=M4`` one probe of it per row of the table outside)."""
     evidence = INDEX_EVIDENCE[database]
-    return next((line.strip() for line in plan if evidence in line), "")
+    return " | ".join(line.strip() for line in plan if evidence in line)
 
 
 @dataclass(frozen=True)
