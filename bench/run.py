@@ -212,6 +212,8 @@ def measure(bench: Bench, data: Dataset) -> None:
                 builder.with_posts_cold(),
             ]
             against_baseline(bench, cold, head, baseline)
+            # Against the baseline's substring scan; no target (see bench/report.py).
+            against_baseline(bench, [builder.search_cold()], head, baseline)
             bench.check_code("before the logins")
             logins(bench, builder, head, hot[0])
             print(f"-- memory: {options.memory_seconds} s of mixed reads", flush=True)

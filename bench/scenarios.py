@@ -6,6 +6,7 @@ run can use up), so no cache keyed by URL or token can serve them; they also cou
 servers' own secret key (one login per account would cost minutes of bcrypt).
 """
 
+import itertools
 import json
 import math
 import random
@@ -17,12 +18,19 @@ from typing import Any
 
 from bench.dataset import Account, Dataset
 from blog.auth.security import TokenCodec
-from blog.seeding import SEED_PASSWORD
+from blog.seeding import SEED_PASSWORD, WORDS
 
 API = "/api/v1/tenants"
 PAGE = 20
 ARTICLES_PAGE = 10
 JSON = "Content-Type: application/json"
+# The seeder's words PostgreSQL's English search drops (stop words): a query of them would
+# look for one word, or none, instead of two.
+_STOP_WORD_TEXT = (
+    "about above after again against before being below between both does down during "
+    "here more most other same should through under until very while"
+)
+STOP_WORDS = frozenset(_STOP_WORD_TEXT.split())
 
 
 @dataclass(frozen=True)
@@ -183,6 +191,24 @@ class Builder:
             for account, _count in self.data.prolific
         )
         return Scenario("with-posts-cold", "sequence", lines, cold=True)
+
+    def search_cold(self) -> Scenario:
+        """A reader searching for two of the seeder's words: every pair once, shuffled,
+        over the blogs in turn, so no URL repeats."""
+        rng = random.Random(self.seed)  # noqa: S311 - the same URLs every run
+        words = sorted(word for word in set(WORDS) if word not in STOP_WORDS)
+        pairs = [" ".join(pair) for pair in itertools.combinations(words, 2)]
+        rng.shuffle(pairs)
+        tenants = self.data.tenants
+        lines = tuple(
+            RequestLine(
+                "GET",
+                f"{API}/{tenants[number % len(tenants)]}/posts?"
+                + urllib.parse.urlencode({"q": query, "limit": PAGE}),
+            )
+            for number, query in enumerate(pairs)
+        )
+        return Scenario("search-cold", "sequence", lines, cold=True)
 
     def login_flood(self) -> Scenario:
         form = urllib.parse.urlencode({"username": self.login.email, "password": SEED_PASSWORD})

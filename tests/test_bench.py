@@ -1,18 +1,24 @@
 """The pure parts of the benchmark (bench/): wrk's result line, ratios, targets, the table,
-the requests and the cursor walks.
+the requests and the cursor walks; and the search benchmark's verdicts and table.
 
 No wrk and no server here: the benchmark itself runs with `make bench`, never in CI.
 """
 
+import urllib.parse
+import uuid
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
-from bench import report
+from bench import report, search_report
 from bench.__main__ import parse_args
+from bench.dataset import Account, Dataset
 from bench.report import Anchor, MemoryFigures, Row, SaturationFigures, Target
 from bench.scenarios import (
+    STOP_WORDS,
+    Builder,
     CursorsUnsupported,
     RequestLine,
     Walk,
@@ -20,7 +26,11 @@ from bench.scenarios import (
     plan_walks,
     walk,
 )
+from bench.search import plan_for, substring_pattern
+from bench.search_report import SearchRow
 from bench.wrk import WrkResult, parse_wrk_output
+from blog.auth.security import TokenCodec
+from blog.seeding import WORDS
 
 WRK_STDOUT = """Running 2s test @ http://127.0.0.1:8000
   1 threads and 8 connections
@@ -360,6 +370,80 @@ def test_cursors_met_twice_are_kept_once() -> None:
     site = pages(["c1", "c2", None])
     found = collect_cursors(site.__getitem__, [Walk("a", 0, 5), Walk("a", 0, 5)], threads=2)
     assert found == [("a", "c1"), ("a", "c2")]
+
+
+def test_searches_are_two_of_the_seeders_words_and_never_the_same_url() -> None:
+    account = Account("a", uuid.uuid4(), uuid.uuid4(), "ann", "ann@a.example")
+    data = Dataset(["a", "b"], {"a": 0, "b": 0}, [], [], [(account, 50)], [account])
+    scenario = Builder(data, TokenCodec("k" * 32, timedelta(minutes=5)), seed=1).search_cold()
+
+    paths = [line.path for line in scenario.lines]
+    assert scenario.cold
+    assert len(set(paths)) == len(paths) > 30_000
+    queries = [urllib.parse.parse_qs(urllib.parse.urlsplit(path).query)["q"][0] for path in paths]
+    assert all(len(query.split()) == 2 for query in queries)
+    assert {word for query in queries for word in query.split()} == set(WORDS) - STOP_WORDS
+    assert {path.split("/")[4] for path in paths[:2]} == {"a", "b"}
+    assert "search-cold" in report.TITLES
+
+
+# -- the search benchmark (bench/search.py) -------------------------------------------------------
+
+
+def search_row(substring: float, relevance: float, newest: float, plan: str = "X") -> SearchRow:
+    return SearchRow("sqlite", "mountain river", 120, 3, substring, relevance, newest, plan)
+
+
+def test_a_search_row_passes_at_ten_times_the_scan_in_both_orders_with_the_index() -> None:
+    assert search_row(1000, 100, 50).verdict == "PASS"
+    assert search_row(1000, 101, 50).misses() == ["relevance 9.9x < 10x"]
+    assert search_row(1000, 50, 200).misses() == ["newest 5.0x < 10x"]
+    assert search_row(1000, 10, 10, plan="").misses() == ["no 'VIRTUAL TABLE INDEX' in EXPLAIN"]
+
+
+def test_the_plan_line_is_the_one_naming_the_search_index() -> None:
+    sqlite_plan = [
+        "SCAN CONSTANT ROW",
+        "SCAN posts_search VIRTUAL TABLE INDEX 0:=M4",
+        "SCAN posts_search VIRTUAL TABLE INDEX 0:M4",
+    ]
+    postgres_plan = [
+        "Sort  (cost=1..2)",
+        "  ->  Bitmap Index Scan on ix_posts_search_vector  (cost=0.00..228.41)",
+    ]
+    assert search_report.index_line("sqlite", sqlite_plan) == (
+        "SCAN posts_search VIRTUAL TABLE INDEX 0:=M4 | SCAN posts_search VIRTUAL TABLE INDEX 0:M4"
+    )
+    assert search_report.index_line("postgresql", postgres_plan).startswith("->  Bitmap")
+    assert search_report.index_line("postgresql", sqlite_plan) == ""
+
+
+def test_the_search_table_shows_ratios_verdicts_and_the_plan() -> None:
+    table = search_report.format_table([search_row(1200, 60, 40), search_row(900, 300, 45, "")])
+    lines = table.splitlines()
+    assert "20.0x/30.0x" in lines[2]
+    assert lines[2].rstrip().endswith("PASS")
+    assert lines[3].rstrip().endswith("MISS")
+    assert "  EXPLAIN: X" in lines
+    assert "  !! MISS: relevance 3.0x < 10x; no 'VIRTUAL TABLE INDEX' in EXPLAIN" in lines
+
+
+def test_the_search_queries_are_made_of_words_the_seeder_writes() -> None:
+    assert search_report.unknown_words(search_report.QUERIES) == []
+    assert search_report.unknown_words(["mountain zebra"]) == ["zebra"]
+    assert not STOP_WORDS & {w for q in search_report.QUERIES for w in q.split()}
+
+
+def test_the_substring_anchor_takes_wildcards_literally() -> None:
+    assert substring_pattern("  Mountain River ") == "%mountain river%"
+    assert substring_pattern("50%_off/") == "%50/%/_off//%"
+
+
+def test_the_search_blog_has_up_to_a_thousand_authors_of_a_hundred_posts() -> None:
+    plan = plan_for(100_000)
+    assert (plan.tenants, plan.users_per_tenant, plan.posts_per_user) == (1, 1_000, 100)
+    assert (plan_for(300).users_per_tenant, plan_for(300).posts_per_user) == (3, 100)
+    assert plan_for(5).users_per_tenant * plan_for(5).posts_per_user == 5
 
 
 # -- the command line ----------------------------------------------------------------------------
