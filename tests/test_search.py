@@ -181,6 +181,19 @@ def test_search_combines_with_the_other_filters_and_pages(
     assert first.json()["next"] is None  # ranked pages go by offset
 
 
+def test_a_ranked_page_past_the_last_match_still_has_the_total(
+    client: TestClient, tenant: Tenant, user: UserMaker
+) -> None:
+    published_post(user(), title="Puffin one")
+    published_post(user(), title="Puffin two")
+
+    past = list_posts(client, tenant, q="puffin", offset=5).json()
+    nothing = list_posts(client, tenant, q="albatross").json()
+
+    assert (past["items"], past["total"]) == ([], 2)
+    assert (nothing["items"], nothing["total"]) == ([], 0)
+
+
 def test_search_orders_and_cursors_are_checked(
     client: TestClient, tenant: Tenant, user: UserMaker
 ) -> None:

@@ -92,6 +92,13 @@ class _Shape:
     paged: bool
     counted: bool  # the statement counts the list (no total known for this version)
 
+    @property
+    def total_with_ranking(self) -> bool:
+        """PostgreSQL counts a ranked list in the pass that ranks the matches (a window)
+        rather than reading them twice. (SQLite's index sorts by rank itself, as it reads,
+        only without one.)"""
+        return self.relevance and self.dialect == "postgresql"
+
 
 # A deep page starts from the nearest of these positions (a key every STEP posts), found
 # once per blog version and list, instead of stepping through every key above it.
@@ -220,7 +227,12 @@ def list_posts(
         if more and last and not relevance
         else None
     )
-    total = positions.total if positions is not None else rows[0].total
+    if positions is not None:
+        total = positions.total
+    elif rows:
+        total = rows[0].total
+    else:  # a ranked page past the last match: the count alone
+        total = session.execute(_count_statement(shape), params).scalar_one()
     snippets = (
         search.snippets(session, ids=[item["id"] for item in items], params=params, dialect=dialect)
         if filter.q
@@ -349,7 +361,8 @@ def tag_link() -> sa.ColumnElement[bool]:
 
 @lru_cache(maxsize=256)
 def _statement(shape: _Shape) -> sa.Select[Any]:
-    """A row of totals, left-joined to the page's posts.
+    """A row of totals, left-joined to the page's posts (ranked on PostgreSQL: the page's
+    rows, each with the total, which the ranking's pass counts).
 
     The page's keys come from a subquery over ``posts`` alone, which the index
     ``(tenant_id, status, published_at, id)`` answers by itself for the public list; only
@@ -360,6 +373,8 @@ def _statement(shape: _Shape) -> sa.Select[Any]:
     order = search.rank(shape.dialect) if shape.relevance else key
     ordered = order.label("key")
     keys = _filtered(sa.select(col(Post.id).label("id"), ordered), shape)
+    if shape.total_with_ranking:
+        keys = keys.add_columns(sa.func.count().over().label("total"))
     if shape.cursor:
         after_key = sa.bindparam("after_key", type_=Post.__table__.c.created_at.type)  # type: ignore[attr-defined]
         # "Before the cursor in the order": the first condition alone is a range of the
@@ -395,6 +410,7 @@ def _statement(shape: _Shape) -> sa.Select[Any]:
             col(Post.created_at),
             col(Post.updated_at),
             found.c.key,
+            *([found.c.total] if shape.total_with_ranking else []),
             col(User.id).label("author_id"),
             col(User.username).label("author_username"),
             col(User.name).label("author_name"),
@@ -408,12 +424,12 @@ def _statement(shape: _Shape) -> sa.Select[Any]:
         .join(Post, col(Post.id) == found.c.id)
         .outerjoin(User, _writes())
     ).subquery("page")
+    if shape.total_with_ranking:
+        return sa.select(*(column for column in page.c if column.key != "key")).order_by(
+            page.c.key.desc(), page.c.id.desc()
+        )
     counted = (
-        _filtered(select(sa.func.count()).select_from(Post), shape)
-        .correlate(None)
-        .scalar_subquery()
-        if shape.counted
-        else sa.null()
+        _count_statement(shape).correlate(None).scalar_subquery() if shape.counted else sa.null()
     )
     totals = sa.select(counted.label("total")).subquery("totals")
     return (
@@ -422,6 +438,11 @@ def _statement(shape: _Shape) -> sa.Select[Any]:
         .outerjoin(page, sa.true())
         .order_by(page.c.key.desc(), page.c.id.desc())
     )
+
+
+@lru_cache(maxsize=256)
+def _count_statement(shape: _Shape) -> sa.Select[Any]:
+    return _filtered(select(sa.func.count()).select_from(Post), shape)
 
 
 # The tags of a page's posts, in each post's order: by the link table's key.
