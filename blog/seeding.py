@@ -184,7 +184,7 @@ class _TenantSeeder:
         self.tenant_id = encoding.id(self.tenant_uuid)
         self.hashed_password = hashed_password
         self.user_ids: list[Any] = []
-        self.tag_ids: list[Any] = []
+        self.tags_made: list[tuple[Any, str]] = []  # (id, name)
         self.published: list[tuple[Any, datetime]] = []
         # Pools make each row cheap to build; the generator picks from them.
         self.titles = [_sentence(self.rng, 3, 8) for _ in range(POOL_SIZE)]
@@ -228,11 +228,12 @@ class _TenantSeeder:
         names = self.rng.sample(WORDS, k=min(self.plan.tags, len(WORDS)))
         for name in names:
             tag_id = self.encode.id(_time_ordered_id(self.rng, self.now))
-            self.tag_ids.append(tag_id)
+            self.tags_made.append((tag_id, name))
             yield {"tenant_id": self.tenant_id, "id": tag_id, "name": name}
 
     def posts_and_links(self, links: list[Row]) -> Iterator[Row]:
-        """Posts; each post's tag links are appended to ``links`` as it is made."""
+        """Posts; each post's tag links are appended to ``links`` as it is made, and its
+        tag names (in position order) are its ``search_tags``, as the service writes them."""
         rng, pool, encode = self.rng, range(POOL_SIZE), self.encode
         keep_for_comments = self.plan.comments_per_post > 0
         number = 0
@@ -247,9 +248,11 @@ class _TenantSeeder:
                 shown = at if status == "published" else None
                 if keep_for_comments:
                     self.published.append((post_id, published_at))
-                if self.tag_ids:
-                    count = rng.randint(0, min(4, len(self.tag_ids)))
-                    for position, tag_id in enumerate(rng.sample(self.tag_ids, count)):
+                names: list[str] = []
+                if self.tags_made:
+                    count = rng.randint(0, min(4, len(self.tags_made)))
+                    for position, (tag_id, name) in enumerate(rng.sample(self.tags_made, count)):
+                        names.append(name)
                         links.append(
                             {
                                 "tenant_id": self.tenant_id,
@@ -267,6 +270,7 @@ class _TenantSeeder:
                     "slug": slug[:100],
                     "description": self.remarks[rng.choice(pool)],
                     "body": self.bodies[rng.choice(pool)],
+                    "search_tags": " ".join(names),
                     "status": status,
                     "published_at": shown,
                     "created_at": at,

@@ -190,3 +190,18 @@ def test_a_bulk_insert_refuses_a_column_its_model_lacks_or_needs_given() -> None
         BulkInsert.of(Tag, {"tenant_id": 1, "name": "a"})
     with pytest.raises(ValueError, match="tags has no column label"):
         columns_of(Tag, leaving_out={"label"})
+
+
+def test_a_seeded_blog_is_found_by_its_tags(engine: Engine, client: TestClient) -> None:
+    """Seeded posts carry their tag names for search: searching a tag's name finds every
+    published post with the tag, not only those whose text holds the word. (This blog's
+    tags are none of PostgreSQL's English stop words, which are not indexed.)"""
+    seed(engine, PLAN, hasher=HASHER)
+    base = "/api/v1/tenants/seed-0-1"
+    names = [tag["name"] for tag in client.get(f"{base}/tags?limit=100").json()["items"]]
+
+    for name in names:
+        tagged = client.get(f"{base}/posts", params={"tag": name}).json()["total"]
+        found = client.get(f"{base}/posts", params={"q": name, "tag": name}).json()["total"]
+        assert found == tagged > 0, name
+    assert len(names) == PLAN.tags

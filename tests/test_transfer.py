@@ -110,6 +110,7 @@ def test_exported_rows_carry_every_column_of_their_model_but_those_left_out() ->
     # rotation's overlap to this deployment's receivers.
     assert {table.name: set(table.left_out) for table in TABLES if table.left_out} == {
         "users": {"failed_logins", "locked_until", "token_generation"},
+        "posts": {"search_tags"},  # derived from the tag links, made again on import
         "webhook_endpoints": {"previous_secret", "previous_secret_expires_at"},
     }
     assert {table.name: set(table.secret) for table in TABLES if table.secret} == {
@@ -183,7 +184,7 @@ def test_export_holds_one_blog_whole_and_nothing_of_another(
 
     data = export_of(blog, tenant.slug)
 
-    assert (data["format"], data["version"], data["secrets"]) == ("blog-tenant-export", 4, False)
+    assert (data["format"], data["version"], data["secrets"]) == ("blog-tenant-export", 5, False)
     assert data["tenant"]["id"] == str(tenant.id)
     tables = ("users", "tags", "posts", "post_tags", "comments", "follows", "favorites")
     assert [len(data[name]) for name in tables] == [3, 3, 3, 4, 2, 1, 1]
@@ -241,7 +242,7 @@ def test_a_version_2_export_imports_with_default_account_settings(
     data = {**export_of(blog, tenant.slug), "exported_at": "2026-11-30T12:00:00Z"}
     data["version"] = 2
     del data["secrets"]
-    for name in ("require_verified_email", "lockout_threshold", "frontend_url"):
+    for name in ("require_verified_email", "lockout_threshold", "frontend_url", "search_language"):
         del data["tenant"][name]
     for row in data["users"]:
         del row["email_verified_at"]
@@ -252,7 +253,7 @@ def test_a_version_2_export_imports_with_default_account_settings(
 
     assert result.exit_code == 0, result.output
     copy = export_of(blog, "old-copy")
-    assert (copy["version"], copy["tenant"]["lockout_threshold"]) == (4, 5)
+    assert (copy["version"], copy["tenant"]["lockout_threshold"]) == (5, 5)
     assert copy["tenant"]["require_verified_email"] is False
     assert all(row["email_verified_at"] is None for row in copy["users"])
 
@@ -490,6 +491,14 @@ def test_a_version_3_export_imports_whole(
             lambda data: {**data, "users": [{**data["users"][0], "failed_logins": 3}]},
             "invalid users.0.failed_logins",
         ),
+        (
+            lambda data: {**data, "posts": [{**data["posts"][0], "search_tags": "sql"}]},
+            "invalid posts.0.search_tags",
+        ),
+        (
+            lambda data: {**data, "tenant": {**data["tenant"], "search_language": "klingon"}},
+            "invalid tenant: Value error, unknown search language 'klingon'",
+        ),
     ],
     ids=[
         "too long",
@@ -497,6 +506,8 @@ def test_a_version_3_export_imports_whole(
         "secrets not a bool",
         "version as text",
         "left-out column",
+        "derived column",
+        "unknown language",
     ],
 )
 def test_import_refuses_a_file_its_model_forbids(
@@ -724,6 +735,99 @@ def test_a_table_added_to_the_format_later_is_empty_in_older_files(
     assert export_of(blog, "old")["favorites"] == []
     assert refused.exit_code == 1
     assert "invalid favorites: Field required" in said(refused)
+
+
+# --- search ---------------------------------------------------------------------------------
+
+
+def search_tags(owner_engine: Engine, slug: str) -> dict[str, str]:
+    """Each post's ``search_tags`` in the blog ``slug``, by post id."""
+    posts = metadata.tables["posts"]
+    tenant_id = tenant_id_of(owner_engine, slug)
+    with owner_engine.connect() as connection:
+        query = sa.select(posts.c.id, posts.c.search_tags).where(posts.c.tenant_id == tenant_id)
+        return {str(post_id): tags for post_id, tags in connection.execute(query)}
+
+
+def test_an_imported_blog_is_searchable_by_its_words_and_its_tags(
+    blog: Blog,
+    db: Session,
+    client: TestClient,
+    owner_engine: Engine,
+    tenant: Tenant,
+    tmp_path: Path,
+) -> None:
+    """The tag names search reads are made again from the links (in their order, not the
+    tags' or their names'), and the copy's index holds every post."""
+    people = populate(db, tenant)
+    post = PostFactory(
+        author=people["owner"],
+        body="A dirigible drifted over the harbour.",
+        tags=["zeppelins", "airships", "sql"],  # "sql" is the oldest tag: populate made it
+    )
+    original = search_tags(owner_engine, tenant.slug)
+    file = tmp_path / "a.json"
+    assert blog("export", tenant.slug, "-o", str(file)).exit_code == 0
+
+    result = blog("import", str(file), "--as", "copy")
+
+    assert result.exit_code == 0, result.output
+    copy = TenantFactory.build(slug="copy")
+    for word in ("dirigible", "airships", "zeppelins"):
+        assert listed_ids(list_posts(client, copy, q=word)) == [str(post.id)], word
+    assert sorted(search_tags(owner_engine, "copy").values()) == [
+        "",  # the post without tags
+        "python",
+        "sql python news",
+        "zeppelins airships sql",
+    ]
+    assert search_tags(owner_engine, tenant.slug) == original  # the original is left alone
+
+
+def test_the_search_language_moves_with_a_blog(
+    blog: Blog, db: Session, client: TestClient, tenant: Tenant, tmp_path: Path
+) -> None:
+    """The copy is indexed in the blog's language: German stems "Häfen" as "Hafen" on
+    PostgreSQL (English does not; SQLite folds the umlaut for every blog)."""
+    people = populate(db, tenant)
+    post = PostFactory(author=people["owner"], body="Die Häfen liegen im Nebel.")
+    tenant.search_language = "german"
+    db.add(tenant)
+    db.commit()
+    file = tmp_path / "a.json"
+    assert blog("export", tenant.slug, "-o", str(file)).exit_code == 0
+
+    result = blog("import", str(file), "--as", "copy")
+
+    assert result.exit_code == 0, result.output
+    assert json.loads(file.read_text())["tenant"]["search_language"] == "german"
+    assert export_of(blog, "copy")["tenant"]["search_language"] == "german"
+    copy = TenantFactory.build(slug="copy")
+    assert listed_ids(list_posts(client, copy, q="Hafen")) == [str(post.id)]
+
+
+def test_a_version_4_export_imports_with_the_default_search_language(
+    blog: Blog, db: Session, client: TestClient, tenant: Tenant, tmp_path: Path
+) -> None:
+    """Version 5 added the blog's search language: an older file's blog gets the default,
+    and is searchable by its tags all the same."""
+    populate(db, tenant)
+    tenant.search_language = "german"
+    db.add(tenant)
+    db.commit()
+    current = export_of(blog, tenant.slug)
+    data = {**current, "version": 4, "exported_at": "2026-12-02T12:00:00Z"}
+    data["tenant"] = {k: v for k, v in current["tenant"].items() if k != "search_language"}
+
+    result = blog("import", str(write(tmp_path / "v4.json", data)), "--as", "v4-copy")
+
+    assert result.exit_code == 0, result.output
+    copy = export_of(blog, "v4-copy")
+    assert copy["tenant"]["search_language"] == "english"
+    current["tenant"]["search_language"] = "english"
+    assert without_tenant_identity(copy) == without_tenant_identity(current)
+    found = list_posts(client, TenantFactory.build(slug="v4-copy"), q="news")
+    assert len(listed_ids(found)) == 1
 
 
 # --- scheduled posts ------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 The file is JSON::
 
-    {"format": "blog-tenant-export", "version": 4, "exported_at": "…Z", "secrets": false,
+    {"format": "blog-tenant-export", "version": 5, "exported_at": "…Z", "secrets": false,
      "tenant": {...}, "users": [...], "tags": [...], "posts": [...],
      "post_tags": [...], "comments": [...], "follows": [...], "favorites": [...]}
 
@@ -18,6 +18,8 @@ tokens) and mailed links are not exported: every login must be made again, and l
 before the move stop working. Secret columns (:attr:`Exported.secret`) are in the file only
 when asked for (``"secrets": true``); otherwise the import makes each row a fresh one.
 Scheduled posts move as they are, and the import schedules their publication again.
+What is derived is not exported but made again: a post's ``search_tags`` (its tag names,
+for search) from its tag links, after which the database's triggers index the posts.
 
 Ids: every row keeps its id. The keys of tenant-owned rows include the tenant's id,
 so they cannot collide with another blog's rows. The blog's own id is kept too,
@@ -55,6 +57,7 @@ from blog.database import utcnow, uuid7
 from blog.errors import InvalidInput
 from blog.posts.models import Comment, Favorite, Post, PostStatus, PostTag, Tag
 from blog.posts.publishing import schedule_publication
+from blog.posts.search import SearchLanguage
 from blog.tenancy import bind_tenant
 from blog.tenants.exceptions import InvalidExport, TenantSlugTaken
 from blog.tenants.models import Tenant
@@ -64,9 +67,10 @@ from blog.webhooks.models import WebhookEndpoint
 
 FORMAT = "blog-tenant-export"
 # 2: comments carry their per-post number; 3: account settings, verification;
-# 4: "secrets" says whether secret columns are in the file; webhook endpoints.
-VERSION = 4
-READABLE_VERSIONS = (2, 3, 4)
+# 4: "secrets" says whether secret columns are in the file; webhook endpoints;
+# 5: the blog's search language.
+VERSION = 5
+READABLE_VERSIONS = (2, 3, 4, 5)
 FIRST_VERSION = READABLE_VERSIONS[0]
 INSERT_BATCH = 1000
 
@@ -172,10 +176,51 @@ def _schedule_publications(session: Session, posts: Sequence[Any]) -> None:
             schedule_publication(session, post)
 
 
+def _index_tags(session: Session, _links: Sequence[Any]) -> None:
+    """Each tagged post's ``search_tags``: its tag names in position order, as the service
+    writes them with the links (the search index's triggers take them from there)."""
+    links = (
+        sa.select()
+        .select_from(PostTag)
+        .join(
+            Tag,
+            (col(Tag.tenant_id) == col(PostTag.tenant_id)) & (col(Tag.id) == col(PostTag.tag_id)),
+        )
+        .where(col(PostTag.tenant_id) == col(Post.tenant_id), col(PostTag.post_id) == col(Post.id))
+        .correlate(Post)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        name = sa.func.string_agg(col(Tag.name), sa.literal(" "))
+        names = links.add_columns(sa.aggregate_order_by(name, col(PostTag.position)))
+    else:
+        # No ORDER BY in SQLite's aggregates before 3.44: group_concat keeps the order of
+        # the rows it is given.
+        ordered = links.add_columns(col(Tag.name)).order_by(col(PostTag.position)).subquery()
+        names = sa.select(sa.func.group_concat(ordered.c.name, sa.literal(" ")))
+    tagged = col(Post.id).in_(sa.select(col(PostTag.post_id)))
+    update = sa.update(Post).where(tagged).values(search_tags=names.scalar_subquery())
+    # Nothing reads search_tags from the session's objects afterwards: no RETURNING of
+    # every post's key to refresh them.
+    session.execute(update.execution_options(synchronize_session=False))
+
+
+def _known_language(tenant: Any) -> Any:
+    """A blog's search language is one PostgreSQL indexes with (:class:`SearchLanguage`)."""
+    if tenant.search_language not in set(SearchLanguage):
+        raise ValueError(f"unknown search language {tenant.search_language!r}")
+    return tenant
+
+
 # The blog itself (the file's "tenant"): not tenant-owned, it is what the rest belongs to.
 TENANT = Exported(
     Tenant,
-    columns_since={"require_verified_email": 3, "lockout_threshold": 3, "frontend_url": 3},
+    columns_since={
+        "require_verified_email": 3,
+        "lockout_threshold": 3,
+        "frontend_url": 3,
+        "search_language": 5,
+    },
+    check=_known_language,
 )
 
 # The tenant-owned tables that move with a blog, in foreign-key order (the order of
@@ -188,8 +233,14 @@ TABLES: tuple[Exported, ...] = (
         columns_since={"email_verified_at": 3},
     ),
     Exported(Tag),
-    Exported(Post, check=_date_published, after_import=_schedule_publications),
-    Exported(PostTag),
+    # search_tags is derived from the tag links, and made again from them.
+    Exported(
+        Post,
+        left_out={"search_tags"},
+        check=_date_published,
+        after_import=_schedule_publications,
+    ),
+    Exported(PostTag, after_import=_index_tags),
     Exported(Comment),
     Exported(Follow),
     Exported(Favorite),
