@@ -56,6 +56,22 @@ def bulk_posts(
         connection.exec_driver_sql("ANALYZE")
 
 
+def get_with_statements(
+    client: TestClient, engine: Engine, path: str
+) -> tuple[Any, list[tuple[str, Any]]]:
+    """The response to ``GET path`` and every statement (with its parameters) it ran."""
+    captured: list[tuple[str, Any]] = []
+
+    def capture(*args: Any) -> None:
+        captured.append((args[2], args[3]))
+
+    sa.event.listen(engine, "before_cursor_execute", capture)
+    try:
+        return client.get(path), captured
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", capture)
+
+
 def plan_nodes(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
     yield node
     for child in node.get("Plans", []):
@@ -94,16 +110,7 @@ def test_post_list_reads_only_the_tenants_rows(
 ) -> None:
     PostFactory.create_batch(SMALL, author__tenant=tenant)
     bulk_posts(owner_engine, other_tenant, LARGE, db)
-    captured: list[tuple[str, Any]] = []
-
-    def capture(*args: Any) -> None:
-        captured.append((args[2], args[3]))
-
-    sa.event.listen(engine, "before_cursor_execute", capture)
-    try:
-        response = client.get(tenant_path(tenant, listing))
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", capture)
+    response, captured = get_with_statements(client, engine, tenant_path(tenant, listing))
 
     assert response.status_code == 200
     post_queries = [(sql, params) for sql, params in captured if "FROM posts" in sql]
@@ -134,16 +141,7 @@ def test_search_never_reads_another_blogs_entries(
     PostFactory.create_batch(SMALL, author__tenant=tenant, title="A heron")
     bulk_posts(owner_engine, tenant, OWN, db)
     bulk_posts(owner_engine, other_tenant, LARGE, db, title="Heron")
-    captured: list[tuple[str, Any]] = []
-
-    def capture(*args: Any) -> None:
-        captured.append((args[2], args[3]))
-
-    sa.event.listen(engine, "before_cursor_execute", capture)
-    try:
-        response = client.get(tenant_path(tenant, listing))
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", capture)
+    response, captured = get_with_statements(client, engine, tenant_path(tenant, listing))
 
     assert response.json()["total"] == SMALL
     searches = [(sql, params) for sql, params in captured if "search_vector @@" in sql]
@@ -170,16 +168,7 @@ def test_feeds_and_sitemaps_read_only_the_tenants_rows(
 ) -> None:
     PostFactory.create_batch(SMALL, author__tenant=tenant, tags=["shared"])
     bulk_posts(owner_engine, other_tenant, LARGE, db)
-    captured: list[tuple[str, Any]] = []
-
-    def capture(*args: Any) -> None:
-        captured.append((args[2], args[3]))
-
-    sa.event.listen(engine, "before_cursor_execute", capture)
-    try:
-        response = client.get(f"/blogs/{tenant.slug}/{document}")
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", capture)
+    response, captured = get_with_statements(client, engine, f"/blogs/{tenant.slug}/{document}")
 
     assert response.status_code == 200
     post_queries = [(sql, params) for sql, params in captured if "posts" in sql]
