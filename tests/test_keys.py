@@ -14,7 +14,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from blog.keys.models import KeyKind, Scope
+from blog.keys.models import PREFIX_LENGTH, KeyKind, Scope
+from blog.keys.service import new_key
 from blog.posts.models import Post, PostStatus
 from blog.tenants.models import Tenant
 from blog.users.models import Role, User
@@ -97,6 +98,17 @@ def test_an_admin_makes_a_key_shown_once_and_listed_without_its_secret(
     secret = made["key"].removeprefix("blog_ck_" + made["prefix"])
     assert secret not in listed.text
     assert hashlib.sha256(made["key"].encode()).hexdigest() not in listed.text
+
+
+@pytest.mark.parametrize("kind", list(KeyKind))
+def test_a_prefix_is_letters_and_digits_so_a_command_line_takes_it(kind: KeyKind) -> None:
+    """`blog keys revoke PREFIX`: a prefix starting with "-" would be read as an option
+    (urlsafe base64 gave one key in 64 such a prefix)."""
+    prefixes = [new_key(kind)[1] for _ in range(2000)]
+
+    assert all(prefix.isalnum() and prefix.isascii() for prefix in prefixes)
+    assert {len(prefix) for prefix in prefixes} == {PREFIX_LENGTH}
+    assert len(set(prefixes)) == len(prefixes)
 
 
 def test_keys_are_stored_only_as_a_hash(

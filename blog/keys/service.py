@@ -8,6 +8,7 @@ a revoked key, or one whose creator lost the right to it, fails on its very next
 
 import hmac
 import secrets
+import string
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ _KINDS = {marker: kind for kind, marker in MARKERS.items()}
 _MARKER_LENGTH = 8
 SECRET_BYTES = 32  # 256 bits
 _SECRET_LENGTH = 43  # token_urlsafe(32)
+PREFIX_ALPHABET = string.ascii_letters + string.digits  # 71 bits in 12 characters
 KEY_LENGTH = _MARKER_LENGTH + PREFIX_LENGTH + _SECRET_LENGTH
 # last_used_at is written at most this often per key: not one write per read.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -51,7 +53,9 @@ class KeyCaller:
 
 def new_key(kind: KeyKind) -> tuple[str, str]:
     """A fresh key and its prefix."""
-    prefix = secrets.token_urlsafe(9)  # 12 characters
+    # Letters and digits only: a prefix is typed on command lines (`blog keys revoke`),
+    # where one starting with "-" would be read as an option.
+    prefix = "".join(secrets.choice(PREFIX_ALPHABET) for _ in range(PREFIX_LENGTH))
     return MARKERS[kind] + prefix + secrets.token_urlsafe(SECRET_BYTES), prefix
 
 
