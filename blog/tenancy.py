@@ -18,7 +18,7 @@ through a session is refused unless marked with
 
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from functools import cache, lru_cache
 from typing import Any
 
@@ -72,12 +72,23 @@ def cross_tenant(session: OrmSession, reason: str) -> Iterator[OrmSession]:
     _hand_to_database(session)
     try:
         yield session
-    finally:
-        if previous is None:
-            session.info.pop(_CROSS_TENANT, None)
-        else:
-            session.info[_CROSS_TENANT] = previous
-        _hand_to_database(session)
+    except BaseException:
+        _restore_cross_tenant(session, previous)
+        # A statement the database refused aborts a PostgreSQL transaction, which then
+        # ends with this error (rolled back, its scope with it): handing the scope back
+        # would only fail again and bury the error. A transaction still usable gets it.
+        with suppress(sa.exc.DBAPIError, sa.exc.PendingRollbackError):
+            _hand_to_database(session)
+        raise
+    _restore_cross_tenant(session, previous)
+    _hand_to_database(session)
+
+
+def _restore_cross_tenant(session: OrmSession, previous: str | None) -> None:
+    if previous is None:
+        session.info.pop(_CROSS_TENANT, None)
+    else:
+        session.info[_CROSS_TENANT] = previous
 
 
 _SET_SCOPE = sa.text(

@@ -140,6 +140,45 @@ def test_cross_tenant_work_is_explicit_and_named(
         pass
 
 
+def test_an_error_in_cross_tenant_work_is_raised_as_itself(
+    two_tenants: tuple[Tenant, Tenant], session: Session
+) -> None:
+    """A statement the database refuses aborts the transaction on PostgreSQL: leaving
+    cross-tenant work must not bury that error under a failed reset of the scope."""
+    refused = sa.text("SELECT * FROM no_such_table").execution_options(raw_sql_reason="a test")
+
+    with (
+        pytest.raises(sa.exc.DBAPIError, match="no_such_table"),
+        cross_tenant(session, "reading a table that is not there"),
+    ):
+        session.execute(refused)
+    session.rollback()
+
+    with pytest.raises(TenantScopeError):
+        session.exec(select(User)).all()
+
+
+def test_leaving_cross_tenant_work_on_an_error_ends_it_in_the_database(
+    two_tenants: tuple[Tenant, Tenant], session: Session, database_backend: str
+) -> None:
+    """An error that leaves the transaction usable (a domain error) must not leave the
+    database's row-level security lifted for the rest of the transaction."""
+    if database_backend != "postgres":
+        pytest.skip("row-level security is PostgreSQL's")
+    reason = sa.text("SELECT current_setting('app.cross_tenant', true)").execution_options(
+        raw_sql_reason="reading the scope"
+    )
+
+    def work_that_fails() -> None:
+        with cross_tenant(session, "work that fails"):
+            session.exec(select(User)).all()
+            raise LookupError
+
+    with pytest.raises(LookupError):
+        work_that_fails()
+    assert session.scalar(reason) == ""
+
+
 def test_database_refuses_a_cross_tenant_reference(
     two_tenants: tuple[Tenant, Tenant], engine: Engine, owner_engine: Engine
 ) -> None:
