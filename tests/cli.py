@@ -70,6 +70,14 @@ def said(result: Result) -> str:
     return " ".join(result.output.split())
 
 
+def one_line(result: Result) -> str:
+    """The one line a command that failed printed: what to do, no traceback."""
+    assert result.exit_code != 0, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1, result.output
+    return lines[0]
+
+
 def count(engine: Engine, table: str, tenant_id: uuid.UUID | None = None) -> int:
     """Rows of ``table`` (of one tenant), counted as the owner, past row-level security."""
     t = metadata.tables[table]

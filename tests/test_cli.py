@@ -4,13 +4,15 @@ against the test database (on PostgreSQL as the unprivileged app role, under row
 security)."""
 
 import hashlib
+import os
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
+import uvicorn
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from typer.testing import CliRunner
@@ -20,9 +22,25 @@ from blog.auth.security import PasswordHasher
 from blog.database import utcnow
 from blog.keys.models import KeyKind
 from blog.models import metadata
+from blog.settings import get_settings
 from blog.tenants.models import Tenant
+from blog.testing.plugin import (
+    create_postgres_database,
+    drop_postgres_database,
+    postgres_server_url,
+)
 from blog.users.models import Role, User
-from tests.cli import Blog, add_login, count, export_of, get_user, live_tokens, populate, said
+from tests.cli import (
+    Blog,
+    add_login,
+    count,
+    export_of,
+    get_user,
+    live_tokens,
+    one_line,
+    populate,
+    said,
+)
 from tests.factories import DEFAULT_PASSWORD, ApiKeyFactory, TenantFactory, UserFactory
 
 TENANT_TABLES = (
@@ -44,6 +62,8 @@ pytestmark = pytest.mark.usefixtures("cli_settings")
 # --- every command --------------------------------------------------------------------------
 
 COMMANDS = [
+    ["serve"],
+    ["db", "upgrade"],
     ["tenants", "create"],
     ["tenants", "list"],
     ["tenants", "show"],
@@ -68,14 +88,149 @@ def test_every_command_explains_itself_with_an_example(command: list[str]) -> No
 
 @pytest.mark.parametrize(
     "url",
-    ["nope://somewhere", "not a url", "sqlite:////no/such/directory/blog.db"],
+    [
+        "nope://somewhere",
+        "not a url",
+        "sqlite:////no/such/directory/blog.db",
+        "mysql://blog@localhost/blog",  # a driver that is not installed
+    ],
 )
-@pytest.mark.parametrize("command", [["tenants", "list"], ["tenants", "show", "x"]], ids=str)
+@pytest.mark.parametrize(
+    "command", [["tenants", "list"], ["tenants", "show", "x"], ["db", "upgrade"]], ids=str
+)
 def test_a_bad_database_url_is_one_clean_error(blog: Blog, url: str, command: list[str]) -> None:
     result = blog(*command, url=url)
 
     assert result.exit_code == 1
-    assert "Error:" in result.output
+    assert "Error:" in one_line(result)
+
+
+def test_a_database_url_without_its_driver_says_so(blog: Blog) -> None:
+    result = blog("tenants", "list", url="mysql://blog@localhost/blog")
+
+    assert "driver (MySQLdb) is not installed" in one_line(result)
+
+
+def test_a_bad_setting_is_named(blog: Blog, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BLOG_ACCESS_TOKEN_MINUTES", "abc")
+    get_settings.cache_clear()
+
+    result = blog("tenants", "list")
+
+    assert result.exit_code == 2
+    assert "BLOG_ACCESS_TOKEN_MINUTES: Input should be a valid integer" in one_line(result)
+
+
+# --- a database the migrations have not set up ----------------------------------------------
+
+
+@pytest.fixture
+def empty_database_url(
+    database_backend: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A database with no tables at all, as its owner, apart from the one other tests use."""
+    if database_backend == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('cli') / 'empty.db'}"
+        return
+    url = create_postgres_database(postgres_server_url(), prefix="blog_cli")
+    yield url
+    drop_postgres_database(url)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["tenants", "list"],
+        ["tenants", "show", "acme"],
+        ["users", "unlock", "--tenant", "acme", "ann"],
+        ["keys", "list", "--tenant", "acme"],
+        ["export", "acme"],
+        ["demo"],
+    ],
+    ids=" ".join,
+)
+def test_an_unmigrated_database_says_to_migrate_it(
+    blog: Blog, empty_database_url: str, command: list[str]
+) -> None:
+    result = blog(*command, url=empty_database_url)
+
+    assert result.exit_code == 1
+    assert one_line(result) == "Error: the database has no tables yet; run: blog db upgrade"
+
+
+def test_a_database_behind_the_migrations_says_to_migrate_it(
+    blog: Blog, empty_database_url: str
+) -> None:
+    assert blog("db", "upgrade", "+1", url=empty_database_url).exit_code == 0
+
+    result = blog("tenants", "list", url=empty_database_url)
+
+    assert "not the newest; run: blog db upgrade" in one_line(result)
+
+
+@pytest.mark.parametrize("revision", [["head"], ["--revision", "head"]], ids=" ".join)
+def test_db_upgrade_takes_the_revision_as_the_readme_shows(
+    blog: Blog, empty_database_url: str, revision: list[str]
+) -> None:
+    assert blog("db", "upgrade", *revision, url=empty_database_url).exit_code == 0
+
+    result = blog("tenants", "list", url=empty_database_url)
+
+    assert result.exit_code == 0, result.output
+    assert "No blogs yet" in result.output
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["db", "upgrade", "zzz"],
+        ["db", "upgrade", "--revision", "zzz"],
+        ["db", "downgrade", "zzz"],
+    ],
+    ids=" ".join,
+)
+def test_an_unknown_revision_is_one_clean_error(
+    blog: Blog, empty_database_url: str, command: list[str]
+) -> None:
+    result = blog(*command, url=empty_database_url)
+
+    assert result.exit_code == 1
+    assert one_line(result) == "Error: Can't locate revision identified by 'zzz'"
+
+
+def test_db_upgrade_takes_the_revision_once(blog: Blog, empty_database_url: str) -> None:
+    result = blog("db", "upgrade", "head", "--revision", "head", url=empty_database_url)
+
+    assert "give the revision once" in one_line(result)
+
+
+# --- blog serve -----------------------------------------------------------------------------
+
+
+def test_serve_hands_its_database_url_to_the_workers(
+    blog: Blog, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Workers build the app from the environment (uvicorn's factory), not from argv."""
+    monkeypatch.setenv("BLOG_DATABASE_URL", "sqlite:///./not-this.db")
+    monkeypatch.setenv("BLOG_MIGRATION_DATABASE_URL", "sqlite:///./nor-this.db")
+    served: dict[str, str | None] = {}
+
+    def run(*_: object, **__: object) -> None:
+        served["url"] = os.environ.get("BLOG_DATABASE_URL")
+        served["owner_url"] = os.environ.get("BLOG_MIGRATION_DATABASE_URL")
+
+    monkeypatch.setattr(uvicorn, "run", run)
+
+    result = blog("serve")
+
+    assert result.exit_code == 0, result.output
+    assert served == {"url": database_url, "owner_url": None}
+
+
+def test_serve_refuses_a_bad_database_url_in_one_line(blog: Blog) -> None:
+    result = blog("serve", url="mysql://blog@localhost/blog")
+
+    assert "driver (MySQLdb) is not installed" in one_line(result)
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,7 @@
 import typer
 
 from blog.cli import db, keys, seed, server, tenants, transfer, users, worker
-from blog.cli.db import alembic_config
+from blog.cli.common import alembic_config
 
 app = typer.Typer(
     help="Run and administer the blog platform. Every command takes --help.",

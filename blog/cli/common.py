@@ -4,9 +4,14 @@ session bound to one tenant, and password input (option, hidden prompt or stdin)
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
+from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from pydantic import TypeAdapter, ValidationError
 from rich.console import Console
 from rich.markup import escape
@@ -14,6 +19,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import (
     ArgumentError,
     DataError,
+    DBAPIError,
     IntegrityError,
     OperationalError,
     ProgrammingError,
@@ -29,6 +35,8 @@ from blog.tenancy import bind_tenant, cross_tenant
 from blog.tenants import service as tenants_service
 from blog.tenants.exceptions import TenantNotFound
 from blog.tenants.models import Tenant
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
 
 console = Console()
 err_console = Console(stderr=True)
@@ -49,17 +57,20 @@ def fail(message: str, code: int = 1) -> NoReturn:
     The message is escaped: errors quote input and patterns, whose square brackets are
     not rich markup.
     """
-    err_console.print(f"[red]Error:[/red] {escape(message)}")
+    err_console.print(f"[red]Error:[/red] {escape(message)}", soft_wrap=True)
     raise typer.Exit(code)
 
 
 def load_settings(database_url: str | None = None) -> Settings:
+    """The settings, or one line naming each bad variable and exit 2."""
     try:
         settings = get_settings()
     except ValidationError as exc:
-        for error in exc.errors():
-            err_console.print(f"[red]Configuration error:[/red] {error['msg']}")
-        raise typer.Exit(2) from exc
+        problems = [
+            f"BLOG_{str(error['loc'][0]).upper()}: {error['msg']}" if error["loc"] else error["msg"]
+            for error in exc.errors()
+        ]
+        fail("bad configuration: " + "; ".join(problems), code=2)
     if database_url:
         settings = settings.model_copy(
             update={"database_url": database_url, "migration_database_url": None}
@@ -67,19 +78,52 @@ def load_settings(database_url: str | None = None) -> Settings:
     return settings
 
 
+def alembic_config(database_url: str) -> Config:
+    """Alembic configured for this project, whatever the current directory."""
+    config = Config(str(PROJECT_ROOT / "alembic.ini"))
+    config.set_main_option("script_location", str(PROJECT_ROOT / "migrations"))
+    config.attributes["database_url"] = database_url
+    return config
+
+
 @contextmanager
-def database(url: str) -> Iterator[Engine]:
-    """An engine for one command; bad or unreachable URLs become clean errors."""
+def database(url: str, *, migrating: bool = False) -> Iterator[Engine]:
+    """An engine for one command. A bad or unreachable URL, a driver not installed and
+    (unless the command is ``migrating`` it) a database the migrations have not brought up
+    to this code's schema become clean errors."""
     try:
         engine = create_db_engine(url)
     except (ArgumentError, ValueError) as exc:
         fail(f"bad database URL: {exc}")
+    except ImportError as exc:
+        fail(
+            f"bad database URL: its driver ({exc.name}) is not installed; "
+            "use sqlite:///FILE or postgresql://USER@HOST/NAME"
+        )
     try:
         yield engine
-    except OperationalError as exc:
-        fail(f"database error: {str(exc.orig or exc).strip().splitlines()[0]}")
+    except (OperationalError, ProgrammingError) as exc:
+        fail(
+            (None if migrating else _not_migrated(engine)) or f"database error: {_first_line(exc)}"
+        )
     finally:
         engine.dispose()
+
+
+def _not_migrated(engine: Engine) -> str | None:
+    """What to do if the database is not at this code's newest migration (else None)."""
+    try:
+        with engine.connect() as connection:  # raw-sql: alembic's version table
+            current = set(MigrationContext.configure(connection).get_current_heads())
+    except DBAPIError:
+        return None  # the error that brought us here says more
+    heads = set(ScriptDirectory.from_config(alembic_config(str(engine.url))).get_heads())
+    if not current:
+        return "the database has no tables yet; run: blog db upgrade"
+    if current != heads:
+        at = ", ".join(sorted(current))
+        return f"the database is at migration {at}, not the newest; run: blog db upgrade"
+    return None
 
 
 @contextmanager
@@ -117,17 +161,18 @@ def _first_line(exc: Exception) -> str:
 
 @contextmanager
 def clean_errors() -> Iterator[None]:
-    """Domain errors, invalid input and refused writes become one line and exit 1."""
+    """Domain errors, invalid input (an unknown migration included) and refused writes
+    become one line and exit 1. Database errors are :func:`database`'s."""
     try:
         yield
     except BlogError as exc:
         fail(exc.message)
     except ValidationError as exc:
         fail(validation_message(exc))
+    except CommandError as exc:
+        fail(str(exc))
     except (IntegrityError, DataError) as exc:
         fail(f"the database refused the change: {_first_line(exc)}")
-    except ProgrammingError as exc:
-        fail(f"database error (is it migrated? blog db upgrade): {_first_line(exc)}")
 
 
 @contextmanager

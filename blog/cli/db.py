@@ -1,43 +1,56 @@
 """``blog db``: thin wrappers over Alembic, run as the tables' owner."""
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 from alembic import command
 from alembic.autogenerate import compare_metadata
-from alembic.config import Config
 from alembic.migration import MigrationContext
 
-from blog.cli.common import DatabaseUrl, console, database, fail, load_settings
-
-PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
+from blog.cli.common import (
+    DatabaseUrl,
+    alembic_config,
+    clean_errors,
+    console,
+    database,
+    fail,
+    load_settings,
+)
 
 app = typer.Typer(
     help="Database migrations (Alembic). Example: blog db upgrade", no_args_is_help=True
 )
 
 
-def alembic_config(database_url: str) -> Config:
-    """Alembic configured for this project, whatever the current directory."""
-    config = Config(str(PROJECT_ROOT / "alembic.ini"))
-    config.set_main_option("script_location", str(PROJECT_ROOT / "migrations"))
-    config.attributes["database_url"] = database_url
-    return config
-
-
 @app.command("upgrade")
-def upgrade(revision: str = "head", database_url: DatabaseUrl = None) -> None:
+def upgrade(
+    revision: Annotated[
+        str | None,
+        typer.Argument(
+            help="The migration to reach (default: head, the newest).", show_default=False
+        ),
+    ] = None,
+    revision_option: Annotated[
+        str | None, typer.Option("--revision", help="The same as REVISION.", show_default=False)
+    ] = None,
+    database_url: DatabaseUrl = None,
+) -> None:
     """Apply migrations up to REVISION (default: the newest), as the tables' owner.
 
     On PostgreSQL, when the app connects as another role (BLOG_DATABASE_URL) than the
     owner (BLOG_MIGRATION_DATABASE_URL), that role is granted use of the tables.
+
+    Example: blog db upgrade
     """
     from blog.database import database_role, grant_app_role
 
+    if revision is not None and revision_option is not None:
+        fail("give the revision once: as REVISION or as --revision")
     settings = load_settings(database_url)
-    with database(settings.owner_database_url):
-        command.upgrade(alembic_config(settings.owner_database_url), revision)
+    with clean_errors(), database(settings.owner_database_url, migrating=True):
+        command.upgrade(
+            alembic_config(settings.owner_database_url), revision or revision_option or "head"
+        )
     if settings.owner_database_url == settings.database_url:
         return
     with database(settings.owner_database_url) as owner, database(settings.database_url) as app_:
@@ -51,7 +64,7 @@ def upgrade(revision: str = "head", database_url: DatabaseUrl = None) -> None:
 def downgrade(revision: str, database_url: DatabaseUrl = None) -> None:
     """Revert migrations down to REVISION (e.g. -1, or base)."""
     url = load_settings(database_url).owner_database_url
-    with database(url):
+    with clean_errors(), database(url, migrating=True):
         command.downgrade(alembic_config(url), revision)
 
 
@@ -59,7 +72,7 @@ def downgrade(revision: str, database_url: DatabaseUrl = None) -> None:
 def current(database_url: DatabaseUrl = None) -> None:
     """Show the revision the database is at."""
     url = load_settings(database_url).owner_database_url
-    with database(url):
+    with clean_errors(), database(url):
         command.current(alembic_config(url), verbose=True)
 
 
@@ -70,7 +83,7 @@ def revision(
 ) -> None:
     """Autogenerate a migration from the difference between models and database."""
     url = load_settings(database_url).owner_database_url
-    with database(url):
+    with clean_errors(), database(url):
         command.revision(alembic_config(url), message=message, autogenerate=True)
 
 

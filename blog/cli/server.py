@@ -1,6 +1,7 @@
 """``blog serve`` and ``blog demo``."""
 
 import copy
+import os
 from typing import Annotated
 
 import typer
@@ -50,6 +51,7 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
     reload: Annotated[bool, typer.Option(help="Restart on code changes (development).")] = False,
+    database_url: DatabaseUrl = None,
 ) -> None:
     """Serve the API with uvicorn (uvloop and httptools).
 
@@ -58,7 +60,13 @@ def serve(
     import uvicorn
     from uvicorn.config import LOGGING_CONFIG
 
-    settings = load_settings()
+    settings = load_settings(database_url)
+    with database(settings.database_url):
+        pass  # a bad URL or a missing driver is one line here, not a traceback per worker
+    if database_url:
+        # Workers (and --reload) build the app from the environment, as a deployment does.
+        os.environ["BLOG_DATABASE_URL"] = database_url
+        os.environ.pop("BLOG_MIGRATION_DATABASE_URL", None)
     # The app's own loggers (blog.*: the console mail backend, warnings) print like
     # uvicorn's, at BLOG_LOG_LEVEL.
     log_config = copy.deepcopy(LOGGING_CONFIG)
