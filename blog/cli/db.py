@@ -62,7 +62,10 @@ def upgrade(
 
 @app.command("downgrade")
 def downgrade(revision: str, database_url: DatabaseUrl = None) -> None:
-    """Revert migrations down to REVISION (e.g. -1, or base)."""
+    """Revert migrations down to REVISION (e.g. -1, or base).
+
+    Example: blog db downgrade -1
+    """
     url = load_settings(database_url).owner_database_url
     with clean_errors(), database(url, migrating=True):
         command.downgrade(alembic_config(url), revision)
@@ -70,7 +73,10 @@ def downgrade(revision: str, database_url: DatabaseUrl = None) -> None:
 
 @app.command("current")
 def current(database_url: DatabaseUrl = None) -> None:
-    """Show the revision the database is at."""
+    """Show the revision the database is at.
+
+    Example: blog db current
+    """
     url = load_settings(database_url).owner_database_url
     with clean_errors(), database(url):
         command.current(alembic_config(url), verbose=True)
@@ -81,7 +87,10 @@ def revision(
     message: Annotated[str, typer.Option("-m", "--message", help="What the migration does.")],
     database_url: DatabaseUrl = None,
 ) -> None:
-    """Autogenerate a migration from the difference between models and database."""
+    """Autogenerate a migration from the difference between models and database.
+
+    Example: blog db revision -m "add a subtitle to posts"
+    """
     url = load_settings(database_url).owner_database_url
     with clean_errors(), database(url):
         command.revision(alembic_config(url), message=message, autogenerate=True)

@@ -16,7 +16,10 @@ DEMO_PASSWORD = "demo-password"  # noqa: S105 - printed for the local demo on pu
 
 
 def demo(database_url: DatabaseUrl = None) -> None:
-    """Create a demo blog with an owner account, if the database has no blog yet."""
+    """Create a demo blog with an owner account, if the database has no blog yet.
+
+    Example: blog demo
+    """
     from blog.app import build_auth_config
     from blog.tenants import service as tenants_service
     from blog.tenants.models import Tenant
