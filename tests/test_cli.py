@@ -153,7 +153,9 @@ def test_an_unmigrated_database_says_to_migrate_it(
     result = blog(*command, url=empty_database_url)
 
     assert result.exit_code == 1
-    assert one_line(result) == "Error: the database has no tables yet; run: blog db upgrade"
+    assert one_line(result) == (
+        "Error: the database has no migrations applied; run: blog db upgrade"
+    )
 
 
 def test_a_database_behind_the_migrations_says_to_migrate_it(

@@ -103,9 +103,9 @@ def database(url: str, *, migrating: bool = False) -> Iterator[Engine]:
     try:
         yield engine
     except (OperationalError, ProgrammingError) as exc:
-        fail(
-            (None if migrating else _not_migrated(engine)) or f"database error: {_first_line(exc)}"
-        )
+        # A statement that failed (not a connection) may have met a schema not migrated yet.
+        advice = None if migrating or exc.statement is None else _not_migrated(engine)
+        fail(advice or f"database error: {_first_line(exc)}")
     finally:
         engine.dispose()
 
@@ -119,7 +119,7 @@ def _not_migrated(engine: Engine) -> str | None:
         return None  # the error that brought us here says more
     heads = set(ScriptDirectory.from_config(alembic_config(str(engine.url))).get_heads())
     if not current:
-        return "the database has no tables yet; run: blog db upgrade"
+        return "the database has no migrations applied; run: blog db upgrade"
     if current != heads:
         at = ", ".join(sorted(current))
         return f"the database is at migration {at}, not the newest; run: blog db upgrade"
