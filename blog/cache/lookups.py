@@ -8,8 +8,9 @@ the loop on the network.
 
 Two questions: a blog's id and content version by its slug; and, for a signed-in reader
 of a shared body, whether they are an active member of the blog and which of the body's
-posts they favorited and authors they follow. Row-level security applies to the second on
-PostgreSQL (the blog is bound for its transaction), and every query names the blog.
+posts they favorited and authors they follow. Row-level security applies to both on
+PostgreSQL (each binds the blog for its own transaction: the first by the slug it asks
+about, before it knows the id), and every query names the blog.
 """
 
 import asyncio
@@ -204,6 +205,11 @@ class PostgresLookups(_Lookups):
         " FROM tenants t LEFT JOIN tenant_versions v ON v.tenant_id = t.id WHERE t.slug = %s"
     )
     BIND_SQL = "SELECT set_config('app.tenant_id', %s, true)"
+    # The blog of a slug, bound before its version is read (no blog: nothing is visible).
+    BIND_SLUG_SQL = (
+        "SELECT set_config('app.tenant_id',"
+        " coalesce((SELECT id::text FROM tenants WHERE slug = %s), ''), true)"
+    )
 
     def __init__(self, engine: Engine, *, connections: int = 4) -> None:
         url = engine.url.set(drivername="postgresql")
@@ -249,11 +255,11 @@ class PostgresLookups(_Lookups):
         return rows
 
     async def _version(self, slug: str) -> tuple[Any, int] | None:
-        rows = await self._run((VERSION_SQL.format(p="%s"), (slug,)))
+        rows = await self._run((self.BIND_SLUG_SQL, (slug,)), (VERSION_SQL.format(p="%s"), (slug,)))
         return (rows[0][0], rows[0][1]) if rows else None
 
     async def _row(self, slug: str) -> FoundTenant | None:
-        rows = await self._run((self.TENANT_SQL, (slug,)))
+        rows = await self._run((self.BIND_SLUG_SQL, (slug,)), (self.TENANT_SQL, (slug,)))
         return _found(rows[0] if rows else None)
 
     async def viewer_marks(
