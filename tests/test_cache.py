@@ -22,6 +22,7 @@ from blog.app import create_app
 from blog.cache import TenantVersion, bump_versions
 from blog.posts.models import PostStatus
 from blog.settings import Settings
+from blog.tenancy import bind_tenant
 from blog.tenants.models import Tenant
 from blog.users.models import User
 from tests.conftest import QueryCounter, serving, tenant_path
@@ -244,15 +245,21 @@ def test_a_blog_made_again_with_the_same_id_never_reuses_a_version(
     still hold answers for."""
     versions = TenantVersion.__table__  # type: ignore[attr-defined]
 
+    def bound_session() -> Session:
+        """The blog's own session: its version row is tenant-owned (row-level security)."""
+        session = Session(engine)
+        bind_tenant(session, tenant.id)
+        return session
+
     def version() -> int:
-        with Session(engine) as session:
+        with bound_session() as session:
             found: int = session.execute(
                 sa.select(versions.c.version).where(versions.c.tenant_id == tenant.id)
             ).scalar_one()
             return found
 
     def bump() -> None:
-        with Session(engine) as session:
+        with bound_session() as session:
             bump_versions(session, {tenant.id})
             session.commit()
 
@@ -260,8 +267,10 @@ def test_a_blog_made_again_with_the_same_id_never_reuses_a_version(
     for _ in range(50):
         bump()
     old_life = version()
-    with engine.begin() as connection:  # raw-sql: the row goes as the blog's deletion takes it
-        connection.execute(sa.delete(versions).where(versions.c.tenant_id == tenant.id))
+    with bound_session() as session:  # the row goes as the blog's deletion takes it
+        deleted = session.execute(sa.delete(versions).where(versions.c.tenant_id == tenant.id))
+        assert deleted.rowcount == 1  # type: ignore[attr-defined]
+        session.commit()
     bump()
 
     assert version() > old_life
