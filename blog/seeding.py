@@ -345,6 +345,7 @@ def seed(
             writer = _Writer(connection, progress, plan.batch_size)
             tenant = _TenantSeeder(plan, index, hashed_password, now, writer.encoding)
             writer.insert(Tenant, iter([tenant.tenant_row()]))
+            _bind(connection, tenant.tenant_uuid)
             # A new blog's content version, as every write through a session would set it.
             writer.insert(
                 TenantVersion,
@@ -358,7 +359,6 @@ def seed(
                     ]
                 ),
             )
-            _bind(connection, tenant.tenant_uuid)
             progress.start("users", plan.users_per_tenant)
             report.rows["users"] = report.rows.get("users", 0) + writer.insert(User, tenant.users())
             progress.start("tags", plan.tags)

@@ -4,6 +4,7 @@ Every test here reads, writes, and reads again: the second read must show the wr
 whoever made it (the API, another worker, a factory, the CLI's services).
 """
 
+import asyncio
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -19,9 +20,11 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from blog.app import create_app
-from blog.cache import TenantVersion, bump_versions
+from blog.cache import TenantVersion, bump_versions, lookups_for
+from blog.cache.lookups import FoundTenant
 from blog.posts.models import PostStatus
 from blog.settings import Settings
+from blog.tenancy import bind_tenant
 from blog.tenants.models import Tenant
 from blog.users.models import User
 from tests.conftest import QueryCounter, serving, tenant_path
@@ -244,15 +247,21 @@ def test_a_blog_made_again_with_the_same_id_never_reuses_a_version(
     still hold answers for."""
     versions = TenantVersion.__table__  # type: ignore[attr-defined]
 
+    def bound_session() -> Session:
+        """The blog's own session: its version row is tenant-owned (row-level security)."""
+        session = Session(engine)
+        bind_tenant(session, tenant.id)
+        return session
+
     def version() -> int:
-        with Session(engine) as session:
+        with bound_session() as session:
             found: int = session.execute(
                 sa.select(versions.c.version).where(versions.c.tenant_id == tenant.id)
             ).scalar_one()
             return found
 
     def bump() -> None:
-        with Session(engine) as session:
+        with bound_session() as session:
             bump_versions(session, {tenant.id})
             session.commit()
 
@@ -260,11 +269,41 @@ def test_a_blog_made_again_with_the_same_id_never_reuses_a_version(
     for _ in range(50):
         bump()
     old_life = version()
-    with engine.begin() as connection:  # raw-sql: the row goes as the blog's deletion takes it
-        connection.execute(sa.delete(versions).where(versions.c.tenant_id == tenant.id))
+    with bound_session() as session:  # the row goes as the blog's deletion takes it
+        deleted = session.execute(sa.delete(versions).where(versions.c.tenant_id == tenant.id))
+        assert deleted.rowcount == 1  # type: ignore[attr-defined]
+        session.commit()
     bump()
 
     assert version() > old_life
+
+
+def test_the_lookup_reads_a_blogs_version_as_that_blog(engine: Engine, tenant: Tenant) -> None:
+    """The cache finds a blog by its slug before any blog is bound: on PostgreSQL it
+    binds the blog it finds, or row-level security would hide the version (always 0, and
+    the cache would serve stale answers). A missing slug finds nothing."""
+    versions = TenantVersion.__table__  # type: ignore[attr-defined]
+    with Session(engine) as session:
+        bind_tenant(session, tenant.id)
+        bump_versions(session, {tenant.id})
+        session.commit()
+        version = session.execute(
+            sa.select(versions.c.version).where(versions.c.tenant_id == tenant.id)
+        ).scalar_one()
+
+    async def look(*slugs: str) -> list[FoundTenant | None]:
+        lookups = lookups_for(engine)
+        try:
+            return [await lookups.tenant(slug) for slug in slugs]
+        finally:
+            await lookups.close()
+
+    found, missing = asyncio.run(look(tenant.slug, "no-such-blog"))
+
+    assert found is not None
+    assert found.id == tenant.id
+    assert found.version == version > 0
+    assert missing is None
 
 
 def test_a_new_login_shows_in_the_sessions_list_at_once(

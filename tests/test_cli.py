@@ -406,6 +406,7 @@ def test_tenants_delete_removes_that_blog_and_nothing_else(
     }
     assert removed == {
         "tenants": "1",
+        "tenant_versions": "1",
         "users": "3",
         "auth_sessions": "1",
         "refresh_tokens": "1",

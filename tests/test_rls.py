@@ -12,6 +12,7 @@ from sqlmodel import Session
 
 from blog.app import create_app
 from blog.database import create_db_engine, rls_escape_reasons
+from blog.models import metadata
 from blog.settings import Settings
 from blog.tenants.models import Tenant
 from blog.testing.plugin import APP_ROLE
@@ -90,6 +91,74 @@ def test_writing_another_tenants_rows_fails(
         set_tenant(connection, first)
         with pytest.raises(sa.exc.ProgrammingError, match="row-level"):
             connection.execute(inserting, {"other": second.id})
+
+
+def version_tenants(connection: sa.Connection) -> list[str]:
+    rows = connection.execute(sa.text("SELECT tenant_id FROM tenant_versions ORDER BY tenant_id"))
+    return [str(row[0]) for row in rows]
+
+
+def test_no_tenant_set_sees_no_content_version_and_moves_none(
+    two_tenants: tuple[Tenant, Tenant], engine: Engine, owner_engine: Engine
+) -> None:
+    with owner_engine.connect() as connection:
+        before = connection.execute(sa.text("SELECT * FROM tenant_versions")).all()
+    assert len(before) == 2  # each blog's version, bumped as its rows were written
+
+    with engine.begin() as connection:
+        assert version_tenants(connection) == []
+        moved = connection.execute(sa.text("UPDATE tenant_versions SET version = 0"))
+        assert moved.rowcount == 0
+
+    with owner_engine.connect() as connection:
+        assert connection.execute(sa.text("SELECT * FROM tenant_versions")).all() == before
+
+
+def test_tenant_set_sees_and_moves_only_its_content_version(
+    two_tenants: tuple[Tenant, Tenant], engine: Engine, owner_engine: Engine
+) -> None:
+    first, second = two_tenants
+    version_of = sa.text("SELECT version FROM tenant_versions WHERE tenant_id = :tenant")
+    with owner_engine.connect() as connection:
+        others = connection.execute(version_of, {"tenant": second.id}).scalar_one()
+
+    with engine.begin() as connection:
+        set_tenant(connection, first)
+        assert version_tenants(connection) == [str(first.id)]
+        moved = connection.execute(sa.text("UPDATE tenant_versions SET version = 0"))
+        assert moved.rowcount == 1
+
+    inserting = sa.text(
+        "INSERT INTO tenant_versions (tenant_id, version) VALUES (:other, 1)"
+        " ON CONFLICT (tenant_id) DO UPDATE SET version = 1"
+    )
+    with engine.begin() as connection:
+        set_tenant(connection, first)
+        with pytest.raises(sa.exc.ProgrammingError, match="row-level"):
+            connection.execute(inserting, {"other": second.id})
+
+    with owner_engine.connect() as connection:
+        assert connection.execute(version_of, {"tenant": first.id}).scalar_one() == 0
+        assert connection.execute(version_of, {"tenant": second.id}).scalar_one() == others
+
+
+def test_every_tenant_owned_table_has_the_tenant_policy(engine: Engine) -> None:
+    """A table keyed by ``tenant_id`` is tenant-owned: row-level security on and forced,
+    under the one tenant policy (the same expression on every table)."""
+    keyed = {table.name for table in metadata.tables.values() if "tenant_id" in table.c}
+    with engine.connect() as connection:
+        rows = connection.execute(
+            sa.text(
+                "SELECT c.relname, p.qual, p.with_check FROM pg_class c JOIN pg_policies p"
+                " ON p.tablename = c.relname AND p.schemaname = current_schema()"
+                " WHERE c.relrowsecurity AND c.relforcerowsecurity"
+                " AND p.policyname = 'tenant_isolation'"
+            )
+        ).all()
+    secured = {row.relname for row in rows}
+
+    assert keyed - secured == set()
+    assert len({(row.qual, row.with_check) for row in rows}) == 1
 
 
 def test_tenant_setting_never_leaks_to_the_next_use_of_a_pooled_connection(

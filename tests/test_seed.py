@@ -47,6 +47,9 @@ def test_seeding_writes_the_planned_rows(engine: Engine, owner_engine: Engine) -
     assert len(rows["tags"]) == 12
     assert len(rows["post_tags"]) == report.rows["post_tags"] > 0
     assert len({row[-4] for row in rows["users"]}) == 1  # one hash shared by every account
+    with owner_engine.connect() as connection:  # each blog's version, written as that blog
+        versions = connection.execute(sa.select(metadata.tables["tenant_versions"])).all()
+    assert len(versions) == 2
 
 
 def test_same_seed_gives_the_same_data(engine: Engine, owner_engine: Engine) -> None:

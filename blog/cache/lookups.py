@@ -8,8 +8,9 @@ the loop on the network.
 
 Two questions: a blog's id and content version by its slug; and, for a signed-in reader
 of a shared body, whether they are an active member of the blog and which of the body's
-posts they favorited and authors they follow. Row-level security applies to the second on
-PostgreSQL (the blog is bound for its transaction), and every query names the blog.
+posts they favorited and authors they follow. Row-level security applies to both on
+PostgreSQL (each binds the blog for its own transaction: the first by the slug it asks
+about, before it knows the id), and every query names the blog.
 """
 
 import asyncio
@@ -204,6 +205,11 @@ class PostgresLookups(_Lookups):
         " FROM tenants t LEFT JOIN tenant_versions v ON v.tenant_id = t.id WHERE t.slug = %s"
     )
     BIND_SQL = "SELECT set_config('app.tenant_id', %s, true)"
+    # The blog of a slug, bound before its version is read (no blog: nothing is visible).
+    BIND_SLUG_SQL = (
+        "SELECT set_config('app.tenant_id',"
+        " coalesce((SELECT id::text FROM tenants WHERE slug = %s), ''), true)"
+    )
 
     def __init__(self, engine: Engine, *, connections: int = 4) -> None:
         url = engine.url.set(drivername="postgresql")
@@ -222,8 +228,9 @@ class PostgresLookups(_Lookups):
         return pool
 
     async def _run(self, *statements: tuple[str, tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-        """The last statement's rows; several statements run in one transaction, pipelined
-        (one round trip)."""
+        """The last statement's rows; the statements run in one transaction (the first
+        binds a blog for it), pipelined: one round trip. BEGIN and COMMIT go as statements:
+        psycopg's ``transaction()`` block cost as much again per lookup."""
         pool = self._pool()
         async with pool.slots:
             connection = pool.idle.pop() if pool.idle else None
@@ -233,14 +240,12 @@ class PostgresLookups(_Lookups):
                         connection = await psycopg.AsyncConnection.connect(  # raw-sql: platform
                             self.conninfo, autocommit=True
                         )
-                    if len(statements) == 1:
-                        cursor = await connection.execute(*statements[0])  # raw-sql: platform
-                        rows = await cursor.fetchall()
-                    else:
-                        async with connection.pipeline(), connection.transaction():
-                            for sql, params in statements:
-                                cursor = await connection.execute(sql, params)  # raw-sql: bound
-                        rows = await cursor.fetchall()
+                    async with connection.pipeline():
+                        await connection.execute("BEGIN")
+                        for sql, params in statements:
+                            cursor = await connection.execute(sql, params)  # raw-sql: bound
+                        await connection.execute("COMMIT")
+                    rows = await cursor.fetchall()
             except (psycopg.Error, TimeoutError):
                 if connection is not None:
                     await connection.close()
@@ -249,11 +254,11 @@ class PostgresLookups(_Lookups):
         return rows
 
     async def _version(self, slug: str) -> tuple[Any, int] | None:
-        rows = await self._run((VERSION_SQL.format(p="%s"), (slug,)))
+        rows = await self._run((self.BIND_SLUG_SQL, (slug,)), (VERSION_SQL.format(p="%s"), (slug,)))
         return (rows[0][0], rows[0][1]) if rows else None
 
     async def _row(self, slug: str) -> FoundTenant | None:
-        rows = await self._run((self.TENANT_SQL, (slug,)))
+        rows = await self._run((self.BIND_SLUG_SQL, (slug,)), (self.TENANT_SQL, (slug,)))
         return _found(rows[0] if rows else None)
 
     async def viewer_marks(

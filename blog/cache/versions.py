@@ -19,20 +19,19 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import ORMExecuteState, UOWTransaction
 from sqlalchemy.orm import Session as OrmSession
-from sqlmodel import Field, SQLModel, col
+from sqlmodel import Field, col
 
 from blog.database import PENDING_CHANGES, UTCDateTime, utcnow
 from blog.tenancy import TenantScoped, bound_tenant
 from blog.tenants.models import Tenant
 
 
-class TenantVersion(SQLModel, table=True):
-    """How many content-changing transactions a blog has seen. Holds no content, so it
-    needs no row-level security; keyed by ``tenant_id``, so it distributes like the rest."""
+class TenantVersion(TenantScoped, table=True):
+    """How many content-changing transactions a blog has seen. Tenant-owned like every
+    row keyed by ``tenant_id``: scoped to the bound blog, under row-level security."""
 
     __tablename__ = "tenant_versions"
 
-    tenant_id: uuid.UUID = Field(foreign_key="tenants.id", primary_key=True, ondelete="CASCADE")
     version: int = Field(default=0, sa_type=sa.BigInteger)
     changed_at: datetime | None = Field(
         default=None,
@@ -105,7 +104,10 @@ def fresh_version() -> int:
 
 
 def bump_versions(session: OrmSession, tenant_ids: set[Any]) -> None:
-    """Add one to each blog's version (every blog's, for ``"*"``), in this transaction."""
+    """Add one to each blog's version (every blog's, for ``"*"``), in this transaction.
+
+    The session is bound to that blog, or cross-tenant for ``"*"``: row-level security
+    refuses any other blog's version row."""
     table = TenantVersion.__table__  # type: ignore[attr-defined]
     dialect = session.get_bind().dialect.name
     insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
