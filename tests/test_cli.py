@@ -25,11 +25,6 @@ from blog.keys.models import KeyKind
 from blog.models import metadata
 from blog.settings import get_settings
 from blog.tenants.models import Tenant
-from blog.testing.plugin import (
-    create_postgres_database,
-    drop_postgres_database,
-    postgres_server_url,
-)
 from blog.users.models import Role, User
 from tests.cli import (
     Blog,
@@ -120,19 +115,6 @@ def test_a_bad_setting_is_named(blog: Blog, monkeypatch: pytest.MonkeyPatch) -> 
 
 
 # --- a database the migrations have not set up ----------------------------------------------
-
-
-@pytest.fixture
-def empty_database_url(
-    database_backend: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    """A database with no tables at all, as its owner, apart from the one other tests use."""
-    if database_backend == "sqlite":
-        yield f"sqlite:///{tmp_path_factory.mktemp('cli') / 'empty.db'}"
-        return
-    url = create_postgres_database(postgres_server_url(), prefix="blog_cli")
-    yield url
-    drop_postgres_database(url)
 
 
 @pytest.mark.parametrize(

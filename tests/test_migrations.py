@@ -1,10 +1,8 @@
 """Alembic is the source of truth for the schema: it must match the models exactly."""
 
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
-import pytest
 import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -14,24 +12,6 @@ from blog.cli import alembic_config
 from blog.database import create_db_engine
 from blog.models import metadata
 from blog.posts.search import include_object
-from blog.testing.plugin import (
-    create_postgres_database,
-    drop_postgres_database,
-    postgres_server_url,
-)
-
-
-@pytest.fixture
-def empty_database_url(
-    database_backend: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    """A database with no tables at all, separate from the one other tests use."""
-    if database_backend == "sqlite":
-        yield f"sqlite:///{tmp_path_factory.mktemp('migrations') / 'empty.db'}"
-        return
-    url = create_postgres_database(postgres_server_url(), prefix="blog_migrations")
-    yield url
-    drop_postgres_database(url)
 
 
 def schema_differences(url: str) -> list[object]:

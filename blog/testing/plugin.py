@@ -134,6 +134,20 @@ def owner_database_url(
     drop_postgres_database(url)
 
 
+@pytest.fixture
+def empty_database_url(
+    database_backend: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A database with no tables at all, as its owner, apart from the one other tests use
+    (for migrations, and for commands run on a database not set up yet)."""
+    if database_backend == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('empty') / 'empty.db'}"
+        return
+    url = create_postgres_database(postgres_server_url(), prefix="blog_empty")
+    yield url
+    drop_postgres_database(url)
+
+
 @pytest.fixture(scope="session")
 def owner_engine(owner_database_url: str, database_backend: str) -> Iterator[Engine]:
     """Builds the schema and empties tables; on PostgreSQL it bypasses row-level security."""
