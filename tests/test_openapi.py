@@ -1,13 +1,17 @@
 """The native API's OpenAPI document reads well to client generators: every operation id
-is `{tag}-{action}` and unique, every schema name a plain PascalCase word."""
+is `{tag}-{action}` and unique, every schema name a plain PascalCase word, and
+`blog openapi` prints what `/openapi.json` serves (the TypeScript client is made from it)."""
 
+import json
 import re
 from typing import Any
 
 import pytest
 from fastapi import APIRouter
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
+from blog import cli
 from blog.openapi import operation_id
 
 OPERATION_ID = re.compile(r"^[a-z]+-[a-z][A-Za-z0-9]*$")
@@ -84,6 +88,13 @@ def test_the_login_form_is_documented_as_a_named_form(document: dict[str, Any]) 
         "username",
         "password",
     ]
+
+
+def test_blog_openapi_prints_the_served_document(document: dict[str, Any]) -> None:
+    result = CliRunner().invoke(cli.app, ["openapi"])
+
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output) == document
 
 
 def test_a_route_without_a_tag_is_refused_when_it_is_added() -> None:
