@@ -3,7 +3,7 @@
 // the API's current document, so a change to the API that breaks it fails the check.
 // It talks to `make run`'s demo blog.
 import { client } from "./generated/client.gen";
-import { authLogin, type ErrorResponse, postsCreate, postsList } from "./generated";
+import { authLogin, postsCreate, type PostsCreateError, postsList } from "./generated";
 
 const tenant = "demo";
 let accessToken: string | undefined;
@@ -14,8 +14,9 @@ client.setConfig({
   auth: (scheme) => (scheme.scheme === "bearer" ? accessToken : undefined),
 });
 
-/** `detail` for the user; for a 422, each field's problem too (`loc` ends with the field). */
-function describe(error: ErrorResponse): string {
+/** `detail` for the user; for a 422, each field's problem too (`loc` ends with the field).
+ * Every operation's errors share this shape (`code`, `detail`, `errors`). */
+function describe(error: PostsCreateError): string {
   const fields = (error.errors ?? []).map((field) => `${field.loc.join(".")}: ${field.msg}`);
   return [`${error.code}: ${error.detail}`, ...fields].join("\n  ");
 }
