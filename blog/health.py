@@ -17,7 +17,7 @@ class Health(BaseModel):
 
 
 @router.get("/health", summary="The process is up")
-def health() -> Health:
+def live() -> Health:
     return Health()
 
 

@@ -367,6 +367,36 @@ def test_login_without_a_field_names_it_once(
     assert [error["loc"] for error in response.json()["errors"]] == [["body", missing]]
 
 
+def test_login_takes_the_whole_oauth2_password_form(
+    client: TestClient, tenant: Tenant, user: MakeUser
+) -> None:
+    """What OAuth2 clients (Swagger UI's Authorize among them) send is accepted."""
+    account = user()
+    form = {
+        "grant_type": "password",
+        "username": account.username,
+        "password": DEFAULT_PASSWORD,
+        "scope": "",
+        "client_id": "swagger",
+        "client_secret": "unused",
+    }
+
+    response = client.post(tenant_path(tenant, "/auth/token"), data=form)
+
+    assert response.status_code == 200, response.text
+
+
+def test_login_with_another_grant_type_is_422(
+    client: TestClient, tenant: Tenant, user: MakeUser
+) -> None:
+    form = {"grant_type": "client_credentials", "username": user().username, "password": "x"}
+
+    response = client.post(tenant_path(tenant, "/auth/token"), data=form)
+
+    assert response.status_code == 422, response.text
+    assert [error["loc"] for error in response.json()["errors"]] == [["body", "grant_type"]]
+
+
 def test_login_under_another_tenants_path_is_401(
     client: TestClient, other_tenant: Tenant, user: MakeUser
 ) -> None:

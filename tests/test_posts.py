@@ -934,14 +934,10 @@ def test_list_is_documented_as_a_page_of_summaries(app: FastAPI) -> None:
     """The list answers pre-shaped JSON, yet its OpenAPI document still names its model."""
     operation = app.openapi()["paths"]["/api/v1/tenants/{tenant}/posts"]["get"]
 
-    assert operation["operationId"] == "list_posts_api_v1_tenants__tenant__posts_get"
+    assert operation["operationId"] == "posts-list"
     assert operation["responses"]["200"] == {
         "description": "Successful Response",
-        "content": {
-            "application/json": {
-                "schema": {"$ref": "#/components/schemas/CursorPage_PostListItem_"}
-            }
-        },
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/PostPage"}}},
     }
 
 

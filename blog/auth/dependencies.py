@@ -17,12 +17,12 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, OAuth2PasswordRequestForm
+from fastapi import Depends, Form, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from blog.auth import service
 from blog.auth.exceptions import EmailNotVerified, InvalidAccessToken
-from blog.auth.schemas import PasswordForgotten
+from blog.auth.schemas import LoginForm, PasswordForgotten
 from blog.database import SessionDep, lookup
 from blog.dependencies import AuthConfigDep, SettingsDep
 from blog.errors import Unauthorized
@@ -245,7 +245,8 @@ PASSWORD_WORK = Depends(
     _password_work_slot, scope="function", max_concurrency=max(2, os.cpu_count() or 2)
 )
 
-LoginForm = Annotated[OAuth2PasswordRequestForm, Depends()]
+# A model, not FastAPI's OAuth2PasswordRequestForm: its schema gets a name (``LoginForm``).
+LoginFormData = Annotated[LoginForm, Form()]
 
 
 def _limit_address(request: Request, limiter: RateLimiter, settings: Settings) -> None:
@@ -281,7 +282,7 @@ def login_limit(login: LoginName, *, tenant: TenantSource = get_tenant) -> Calla
     return limit
 
 
-async def _form_login(form: LoginForm) -> str:
+async def _form_login(form: LoginFormData) -> str:
     return form.username
 
 

@@ -11,7 +11,7 @@ from blog.auth.dependencies import (
     PASSWORD_WORK,
     CurrentUser,
     ForgotLimit,
-    LoginForm,
+    LoginFormData,
     LoginLimit,
     RefreshLimit,
     ResendLimit,
@@ -52,7 +52,7 @@ def register(
     summary="Log in with email or username and password",
 )
 def login(
-    form: LoginForm,
+    form: LoginFormData,
     tenant: TenantDep,
     session: SessionDep,
     auth: AuthConfigDep,

@@ -23,6 +23,15 @@ Password = Annotated[
 ]
 
 
+class LoginForm(BaseModel):
+    """The OAuth2 password grant's form (`application/x-www-form-urlencoded`); its other
+    fields (`scope`, `client_id`, `client_secret`) are accepted and ignored."""
+
+    grant_type: Literal["password"] | None = None
+    username: str = Field(description="The email or the username.")
+    password: str = Field(json_schema_extra={"format": "password"})
+
+
 class TokenPair(BaseModel):
     access_token: str = Field(description="JWT to send as `Authorization: Bearer <token>`.")
     token_type: Literal["bearer"] = "bearer"  # noqa: S105

@@ -2,7 +2,7 @@
 
 import typer
 
-from blog.cli import db, keys, seed, server, tenants, transfer, users, worker
+from blog.cli import db, keys, openapi, seed, server, tenants, transfer, users, worker
 from blog.cli.common import alembic_config
 
 app = typer.Typer(
@@ -20,5 +20,6 @@ app.command()(server.serve)
 app.command()(server.demo)
 app.command("seed")(seed.seed_command)
 app.command()(worker.worker)
+app.command()(openapi.openapi)
 
 __all__ = ["alembic_config", "app"]

@@ -8,6 +8,7 @@ from typing import Annotated, Self
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from blog.keys.models import NAME_MAX_LENGTH, KeyKind, Scope
+from blog.pagination import Page
 from blog.schemas import InputModel, strip_text
 
 
@@ -49,6 +50,10 @@ class ApiKeyRead(BaseModel):
     created_at: datetime
     last_used_at: datetime | None = Field(description="Recorded at most once a minute.")
     revoked_at: datetime | None
+
+
+class ApiKeyPage(Page[ApiKeyRead]):
+    """A page of API keys (never a secret)."""
 
 
 class ApiKeyCreated(ApiKeyRead):

@@ -19,7 +19,7 @@ from blog.cache import found_version
 from blog.database import SessionDep, in_thread
 from blog.errors import responses
 from blog.keys.dependencies import KeyCallerDep
-from blog.pagination import CursorPage, Page, PageDep, PageParams
+from blog.pagination import PageDep, PageParams
 from blog.posts import listing as posts_listing
 from blog.posts import service
 from blog.posts.dependencies import EditablePost, PathComment, VisiblePost, ensure_may_list
@@ -29,13 +29,14 @@ from blog.posts.listing import PostFilter, PostOrder
 from blog.posts.models import Post, PostStatus
 from blog.posts.schemas import (
     CommentCreate,
+    CommentPage,
     CommentRead,
+    FeedPage,
     PostCreate,
-    PostListItem,
+    PostPage,
     PostRead,
-    PostSummary,
     PostUpdate,
-    TagCount,
+    TagCountPage,
     UserWithPosts,
 )
 from blog.schemas import NoNul
@@ -114,7 +115,7 @@ def _summaries(
 
 @router.get(
     "/posts",
-    response_model=CursorPage[PostListItem],
+    response_model=PostPage,
     responses=responses(401, 422),
     openapi_extra=TOKEN_OPTIONAL,
     summary="List posts, newest first, or search them (best match first)",
@@ -233,9 +234,9 @@ def delete_post(post: EditablePost, session: SessionDep) -> None:
     openapi_extra=TOKEN_OPTIONAL,
     summary="Comments, oldest first",
 )
-def list_comments(post: VisiblePost, session: SessionDep, page: PageDep) -> Page[CommentRead]:
+def list_comments(post: VisiblePost, session: SessionDep, page: PageDep) -> CommentPage:
     comments, total = service.list_comments(session, post=post, params=page)
-    return Page[CommentRead].of(comments, total, page)
+    return CommentPage.of(comments, total, page)
 
 
 @router.post(
@@ -264,9 +265,9 @@ def delete_comment(
 
 
 @router.get("/tags", summary="Tags of published posts, most used first")
-def list_tags(session: SessionDep, page: PageDep) -> Page[TagCount]:
+def list_tags(session: SessionDep, page: PageDep) -> TagCountPage:
     rows, total = service.list_tags(session, params=page)
-    return Page[TagCount].of(rows, total, page)
+    return TagCountPage.of(rows, total, page)
 
 
 @router.get(
@@ -292,7 +293,7 @@ def read_user_with_posts(
 
 @router.get(
     "/feed",
-    response_model=CursorPage[PostSummary],
+    response_model=FeedPage,
     responses=responses(401),
     summary="Posts of the authors you follow",
 )

@@ -7,6 +7,7 @@ from typing import Annotated, TypedDict
 from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
+from blog.pagination import CursorPage, Page
 from blog.posts.models import (
     BODY_MAX_LENGTH,
     COMMENT_MAX_LENGTH,
@@ -134,6 +135,14 @@ class PostListItem(PostSummary):
     )
 
 
+class PostPage(CursorPage[PostListItem]):
+    """A page of posts."""
+
+
+class FeedPage(CursorPage[PostSummary]):
+    """A page of the posts of the authors you follow."""
+
+
 class AuthorData(TypedDict):
     """:class:`UserPublic` as plain data, for lists built without models."""
 
@@ -174,6 +183,10 @@ class TagCount(BaseModel):
     posts_count: int = Field(description="Published posts with this tag.")
 
 
+class TagCountPage(Page[TagCount]):
+    """A page of tags with their counts."""
+
+
 class CommentCreate(InputModel):
     body: CommentBody
 
@@ -188,6 +201,10 @@ class CommentRead(BaseModel):
     author: UserPublic
     created_at: datetime
     updated_at: datetime
+
+
+class CommentPage(Page[CommentRead]):
+    """A page of comments."""
 
 
 class UserWithPosts(UserPublic):

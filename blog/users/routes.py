@@ -18,7 +18,7 @@ from blog.auth.schemas import PasswordChange, SessionRead
 from blog.database import SessionDep
 from blog.dependencies import AuthConfigDep
 from blog.errors import responses
-from blog.pagination import Page, PageDep
+from blog.pagination import PageDep
 from blog.schemas import NoNul
 from blog.tenants.dependencies import TenantDep
 from blog.users import service
@@ -27,6 +27,7 @@ from blog.users.schemas import (
     EmailChange,
     Profile,
     UserAdminUpdate,
+    UserPage,
     UserPublic,
     UserRead,
     UserSelfUpdate,
@@ -145,9 +146,9 @@ def list_users(
         Query(max_length=100, description="Matches name, username or email."),
         NoNul,
     ] = None,
-) -> Page[UserRead]:
+) -> UserPage:
     users, total = service.list_users(session, params=page, q=q)
-    return Page[UserRead].of(users, total, page)
+    return UserPage.of(users, total, page)
 
 
 @router.get("/{user_id}", responses=responses(404, 422), summary="A public profile")

@@ -19,6 +19,7 @@ from pydantic_core import PydanticCustomError
 
 from blog.auth.schemas import Password
 from blog.auth.security import check_password_bytes
+from blog.pagination import Page
 from blog.schemas import InputModel, Omittable, lower_text, strip_text
 from blog.users.models import (
     BIO_MAX_LENGTH,
@@ -118,6 +119,10 @@ class UserRead(UserPublic):
     @property
     def email_verified(self) -> bool:
         return self.email_verified_at is not None
+
+
+class UserPage(Page[UserRead]):
+    """A page of accounts."""
 
 
 class Profile(UserPublic):

@@ -8,15 +8,17 @@ from blog.auth.dependencies import WebhooksManager
 from blog.database import SessionDep
 from blog.dependencies import SettingsDep
 from blog.errors import responses
-from blog.pagination import Page, PageDep
+from blog.pagination import PageDep
 from blog.tenants.dependencies import TenantDep
 from blog.webhooks import service
 from blog.webhooks.dependencies import PathDelivery, PathEndpoint
 from blog.webhooks.models import DeliveryStatus
 from blog.webhooks.schemas import (
     DeliveryDetail,
+    DeliveryPage,
     DeliveryRead,
     EndpointCreate,
+    EndpointPage,
     EndpointRead,
     EndpointUpdate,
     EndpointWithSecret,
@@ -56,11 +58,9 @@ def create_endpoint(
 
 
 @router.get("", responses=responses(401, 403), summary="The blog's webhook endpoints (admins)")
-def list_endpoints(
-    _admin: WebhooksManager, session: SessionDep, page: PageDep
-) -> Page[EndpointRead]:
+def list_endpoints(_admin: WebhooksManager, session: SessionDep, page: PageDep) -> EndpointPage:
     items, total = service.list_endpoints(session, params=page)
-    return Page[EndpointRead].of(items, total, page)
+    return EndpointPage.of(items, total, page)
 
 
 @router.get(
@@ -133,10 +133,10 @@ def list_deliveries(
     page: PageDep,
     response: Response,
     status: Annotated[DeliveryStatus | None, Query(description="Only these.")] = None,
-) -> Page[DeliveryRead]:
+) -> DeliveryPage:
     response.headers["Cache-Control"] = NO_STORE  # attempts move no blog version
     items, total = service.list_deliveries(session, endpoint=endpoint, params=page, status=status)
-    return Page[DeliveryRead].of(items, total, page)
+    return DeliveryPage.of(items, total, page)
 
 
 @router.get(

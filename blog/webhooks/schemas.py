@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool
 
+from blog.pagination import Page
 from blog.schemas import InputModel, Omittable, strip_text
 from blog.webhooks.models import (
     DESCRIPTION_MAX_LENGTH,
@@ -76,6 +77,10 @@ class EndpointRead(BaseModel):
     )
 
 
+class EndpointPage(Page[EndpointRead]):
+    """A page of webhook endpoints."""
+
+
 class EndpointWithSecret(EndpointRead):
     """An endpoint and its secret: answered once, when made or rotated; keep it."""
 
@@ -99,6 +104,10 @@ class DeliveryRead(BaseModel):
     created_at: datetime
     last_attempt_at: datetime | None
     delivered_at: datetime | None
+
+
+class DeliveryPage(Page[DeliveryRead]):
+    """A page of an endpoint's delivery log."""
 
 
 class DeliveryDetail(DeliveryRead):
