@@ -29,6 +29,7 @@ from blog.keys import routes as key_routes
 from blog.keys.dependencies import get_key_caller
 from blog.mail import Mailer
 from blog.middleware import BodySizeLimit, SecurityHeaders
+from blog.observability import metrics
 from blog.openapi import operation_id
 from blog.posts import routes as post_routes
 from blog.ratelimit import RateLimiter
@@ -96,7 +97,9 @@ APP_RESPONSES = responses(500, 503)
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> FastAPI:
     """Build the API. Tests pass their own settings and engine; servers use the environment."""
     settings = settings or get_settings()
+    metrics.check_process_mode()
     engine = engine or create_db_engine(settings.database_url)
+    metrics.instrument_pool(engine, "app")
     logging.getLogger("blog").setLevel(settings.log_level)
     lookups = lookups_for(engine)
     attach_queue(engine, JobQueue(settings.jobs_url, name=settings.jobs_queue))
@@ -113,6 +116,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         await run_in_threadpool(background.close, SHUTDOWN_BACKGROUND_SECONDS)
         engine.dispose()
         await lookups.close()
+        metrics.process_exiting()
 
     app = FastAPI(
         title="blog",
@@ -156,9 +160,12 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         ],
         max_age=600,
     )
+    # Outermost: every answer counts, the cache's and the errors' too.
+    app.add_middleware(metrics.RequestMetrics)
     install_error_handlers(app)
 
     app.router.routes.extend(_api_routes())
+    app.add_api_route(metrics.METRICS_PATH, metrics.metrics_endpoint, include_in_schema=False)
     app.mount(conduit.MOUNT_PATH, conduit.create_conduit_app(app.state))
     return app
 

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Field, SQLModel
 
 from blog.errors import BlogError
+from blog.observability.metrics import RATE_LIMIT_REFUSALS
 
 CLEANUP_PROBABILITY = 0.01
 KEEP_WINDOWS_SECONDS = 24 * 3600
@@ -48,7 +49,7 @@ class RateLimited(BlogError):
 
 @dataclass(frozen=True, slots=True)
 class Limit:
-    name: str
+    name: str  # a fixed word: it labels the limit's refusals in the metrics
     max_hits: int
     window_seconds: int
 
@@ -84,6 +85,7 @@ class RateLimiter:
                     table.delete().where(table.c.window_start < now - KEEP_WINDOWS_SECONDS)
                 )
         if hits > limit.max_hits:
+            RATE_LIMIT_REFUSALS.labels(limit.name).inc()
             raise RateLimited(
                 retry_after=max(1, math.ceil(window_start + limit.window_seconds - now))
             )

@@ -1,9 +1,10 @@
 """Runtime configuration, read from ``BLOG_*`` environment variables and ``.env``."""
 
 from functools import lru_cache
+from ipaddress import ip_network
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, IPvAnyNetwork, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # Shipped so that `make run` works out of the box; refused in production.
@@ -88,15 +89,21 @@ class Settings(BaseSettings):
     )
     background_queue_size: int = Field(default=1000, gt=0)
     background_retry_seconds: float = Field(default=2, ge=0)
+    # GET /metrics: for these addresses only, and with this bearer token when it is set
+    # (in production, only with it).
+    metrics_allow: Annotated[list[IPvAnyNetwork], NoDecode] = Field(
+        default_factory=lambda: [ip_network("127.0.0.0/8"), ip_network("::1/128")]
+    )
+    metrics_token: SecretStr | None = None
 
     @property
     def owner_database_url(self) -> str:
         """Where migrations run: the owner of the tables (the app's role must not be)."""
         return self.migration_database_url or self.database_url
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "metrics_allow", mode="before")
     @classmethod
-    def _split_origins(cls, value: object) -> object:
+    def _split_commas(cls, value: object) -> object:
         """Accept ``a,b`` as well as a list, so the variable is easy to write."""
         if isinstance(value, str):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
@@ -107,10 +114,11 @@ class Settings(BaseSettings):
     def _upper_log_level(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
 
-    @field_validator("smtp_username", "smtp_password", mode="before")
+    @field_validator("smtp_username", "smtp_password", "metrics_token", mode="before")
     @classmethod
     def _empty_means_no_login(cls, value: object) -> object:
-        """``BLOG_SMTP_USERNAME=`` (as in ``.env.example``) means no login, not an empty one."""
+        """``BLOG_SMTP_USERNAME=`` (as in ``.env.example``) means no login, not an empty one;
+        ``BLOG_METRICS_TOKEN=`` no token."""
         return None if value == "" else value
 
     @model_validator(mode="after")

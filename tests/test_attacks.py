@@ -158,6 +158,9 @@ class Policy:
 
 
 PLATFORM = Policy("anyone, outside any blog", "ignored", tenant_scoped=False)
+# GET /metrics: the operator's scraper, from an allowed address (loopback by default); to
+# anyone else there is no such path (tests/test_metrics.py).
+OPERATOR = Policy("the metrics scraper, from an allowed address", "ignored", tenant_scoped=False)
 ANYONE = Policy("anyone; reads no token", "ignored")
 REFRESH_HOLDER = Policy("the holder of a refresh token (in the body)", "ignored")
 PUBLIC = Policy("anyone; a token may reveal drafts", "optional")
@@ -261,6 +264,7 @@ ROUTE_POLICY: Final[dict[str, Policy]] = {
     "GET /redoc": PLATFORM,
     "GET /health": PLATFORM,
     "GET /health/ready": PLATFORM,
+    "GET /metrics": OPERATOR,
     "POST /api/v1/tenants": PLATFORM,
     "GET /api/v1/tenants/{tenant}": ANYONE,
     "PATCH /api/v1/tenants/{tenant}": ADMIN,
@@ -1056,7 +1060,10 @@ def test_intended_caller_succeeds(world: World, op: Operation) -> None:
     caller = op.policy.caller
     headers = world.a.members[caller].headers if caller else None
 
-    response = world.call(op, world.a.objects, headers=headers)
+    if op.policy is OPERATOR:  # scraped from the machine itself
+        response = TestClient(world.client.app, client=("127.0.0.1", 1)).get(op.path)
+    else:
+        response = world.call(op, world.a.objects, headers=headers)
 
     assert response.is_success, f"{op} as {caller or 'anonymous'}: {show(response)}"
     if op.policy.token == "optional":

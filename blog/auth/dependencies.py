@@ -21,15 +21,16 @@ from fastapi import Depends, Form, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from blog.auth import service
-from blog.auth.exceptions import EmailNotVerified, InvalidAccessToken
+from blog.auth.exceptions import AccountLocked, EmailNotVerified, InvalidAccessToken
 from blog.auth.schemas import LoginForm, PasswordForgotten
 from blog.database import SessionDep, lookup
 from blog.dependencies import AuthConfigDep, SettingsDep
-from blog.errors import Unauthorized
+from blog.errors import BlogError, Unauthorized
 from blog.keys.dependencies import AcceptsKey, get_key_caller
 from blog.keys.exceptions import KeyNotAllowed
 from blog.keys.models import Scope
 from blog.keys.service import KeyCaller
+from blog.observability.metrics import LOGINS
 from blog.ratelimit import Limit, RateLimiter, RateLimiterDep, client_address
 from blog.settings import Settings
 from blog.tenants.dependencies import TenantDep, get_tenant
@@ -303,7 +304,8 @@ def limit_refresh(
 def limit_signup(request: Request, limiter: RateLimiterDep, settings: SettingsDep) -> None:
     """Registrations and new blogs, per client address."""
     limiter.hit(
-        Limit(f"signup:{request.url.path}", settings.signups_per_hour_per_address, 3600),
+        Limit("signup", settings.signups_per_hour_per_address, 3600),
+        request.url.path,
         client_address(request),
     )
 
@@ -311,6 +313,26 @@ def limit_signup(request: Request, limiter: RateLimiterDep, settings: SettingsDe
 LoginLimit = Depends(limit_login)
 RefreshLimit = Depends(limit_refresh)
 SignupLimit = Depends(limit_signup)
+
+
+def login_counter(api: str) -> Any:
+    """A dependency counting the outcome of a password login on ``api`` (``native``,
+    ``realworld``) in the metrics: success, locked, or failure (wrong or unknown
+    credentials, a refused password). Listed after the rate limits, so a refused
+    attempt counts there, not here; a request that does not parse counts nowhere."""
+
+    async def count() -> AsyncIterator[None]:
+        try:
+            yield
+        except AccountLocked:
+            LOGINS.labels(api, "locked").inc()
+            raise
+        except BlogError:
+            LOGINS.labels(api, "failure").inc()
+            raise
+        LOGINS.labels(api, "success").inc()
+
+    return Depends(count, scope="function")
 
 
 def limit_verification_resend(

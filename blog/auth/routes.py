@@ -16,6 +16,7 @@ from blog.auth.dependencies import (
     RefreshLimit,
     ResendLimit,
     SignupLimit,
+    login_counter,
 )
 from blog.auth.schemas import LinkUse, PasswordForgotten, PasswordReset, TokenPair
 from blog.database import SessionDep
@@ -47,7 +48,7 @@ def register(
 
 @router.post(
     "/token",
-    dependencies=[LoginLimit, PASSWORD_WORK],
+    dependencies=[LoginLimit, PASSWORD_WORK, login_counter("native")],
     responses=responses(400, 401, 404, 413, 422, 429),
     summary="Log in with email or username and password",
 )

@@ -27,6 +27,7 @@ from sqlalchemy.engine import Engine
 
 from blog.cache.versions import TenantVersion
 from blog.database import create_lookup_engine
+from blog.observability import metrics
 from blog.shared import Mark, MarkKind
 from blog.tenants.models import Tenant
 
@@ -146,6 +147,7 @@ class SqliteLookups(_Lookups):
 
     def __init__(self, engine: Engine) -> None:
         self.engine = create_lookup_engine(engine)
+        metrics.instrument_pool(self.engine, "lookup")
         versions = TenantVersion.__table__  # type: ignore[attr-defined]
         tenants = Tenant.__table__  # type: ignore[attr-defined]
         self.query = (

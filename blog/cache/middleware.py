@@ -17,7 +17,9 @@ stored in it: the app checks the key on every call, so a revoked key fails at on
 Each worker keeps its own bounded LRU; they agree because the version lives in the
 database they share. Responses carry an ``ETag`` derived from the key (``If-None-Match``
 gets a 304) and ``X-Cache``: ``hit``, ``shared`` (a shared body with the reader's marks)
-or ``miss``.
+or ``miss``, and the metrics count them (``blog_response_cache_requests_total``). An entry
+keeps the route template of the answer it copies, so the request metrics label an answer
+from memory as the app's own.
 """
 
 import base64
@@ -38,6 +40,14 @@ from blog.auth.security import InvalidToken, TokenCodec
 from blog.cache.lookups import MAX_MARKED_IDS, Lookups
 from blog.cache.versions import FOUND_TENANT
 from blog.keys import API_KEY_HEADER
+from blog.observability.metrics import (
+    CACHE_HIT,
+    CACHE_MISS,
+    CACHE_SHARED,
+    ROUTE_KEY,
+    UNMATCHED,
+    route_template,
+)
 from blog.shared import STATE_KEY, Scheme, SharedBody
 
 SEEN_SLOTS = 1 << 16  # URLs read once, remembered in a fixed 512 KiB table
@@ -53,6 +63,7 @@ class Entry:
     body: bytes  # for a shared body: as an anonymous reader sees it
     expires_at: float | None  # the token's expiry, for a response to a token
     shared: SharedBody | None = None
+    route: str = UNMATCHED  # the template of the route that made it, for the metrics
 
     @property
     def size(self) -> int:
@@ -146,6 +157,8 @@ class ResponseCache:
         entry = self.entries.get(key)
         if entry is not None and (entry.expires_at is None or entry.expires_at > time.time()):
             self.entries.move_to_end(key)
+            CACHE_HIT.inc()
+            scope[ROUTE_KEY] = entry.route
             await _respond(send, entry, entry.body, extra, b"hit", if_none_match == etag)
             return
         public = self.entries.get(public_key) if authorization else None
@@ -153,8 +166,11 @@ class ResponseCache:
             body = await self._personal(public.shared, found.id, authorization)
             if body is not None:
                 self.entries.move_to_end(public_key)
+                CACHE_SHARED.inc()
+                scope[ROUTE_KEY] = public.route
                 await _respond(send, public, body, extra, b"shared", if_none_match == etag)
                 return
+        CACHE_MISS.inc()
         await self._fill(scope, receive, send, key, public_key, extra, authorization)
 
     async def _personal(
@@ -197,6 +213,7 @@ class ResponseCache:
         storable = False
         body = bytearray()
         state = scope.setdefault("state", {})
+        root_app = scope.get("app")
 
         async def capture(message: Message) -> None:
             nonlocal start, storable
@@ -211,12 +228,13 @@ class ResponseCache:
                 body.extend(message.get("body", b""))
                 if not message.get("more_body", False):
                     shared = state.get(STATE_KEY)
+                    route = route_template(scope, root_app)
                     if isinstance(shared, SharedBody):
-                        self._store(public_key, start, shared.render(()), None, shared)
+                        self._store(public_key, start, shared.render(()), None, shared, route)
                     else:
                         auth = authorization.encode("latin-1")
                         expires = _token_expiry(auth) if auth else None
-                        self._store(key, start, bytes(body), expires, None)
+                        self._store(key, start, bytes(body), expires, None, route)
             await send(message)
 
         await self.app(scope, receive, capture)
@@ -240,11 +258,12 @@ class ResponseCache:
         body: bytes,
         expires_at: float | None,
         shared: SharedBody | None,
+        route: str,
     ) -> None:
         if key in self.entries or not self._admit(key):
             return
         headers = [(n, v) for n, v in start["headers"] if n.lower() != b"content-length"]
-        entry = Entry(200, headers, body, expires_at, shared)
+        entry = Entry(200, headers, body, expires_at, shared, route)
         if entry.size > self.max_bytes // 8:
             return  # a huge answer would evict everything else
         self.entries[key] = entry

@@ -8,6 +8,7 @@ import typer
 from sqlmodel import select
 
 from blog.cli.common import DatabaseUrl, console, database, load_settings, platform_session
+from blog.observability.metrics import share_between_workers
 
 DEMO_SLUG = "demo"
 DEMO_EMAIL = "owner@demo.example"
@@ -75,6 +76,7 @@ def serve(
     log_config = copy.deepcopy(LOGGING_CONFIG)
     log_config["loggers"]["blog"] = {"handlers": ["default"], "level": settings.log_level}
     console.print(f"API docs: http://{host}:{port}/docs")
+    share_between_workers(workers)  # before they start: they inherit where to write
     uvicorn.run(
         "blog.app:create_app",
         factory=True,

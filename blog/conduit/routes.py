@@ -13,7 +13,7 @@ from sqlmodel import Session
 
 from blog.auth import links
 from blog.auth import service as auth_service
-from blog.auth.dependencies import PASSWORD_WORK, TOKEN_OPTIONAL, SignupLimit
+from blog.auth.dependencies import PASSWORD_WORK, TOKEN_OPTIONAL, SignupLimit, login_counter
 from blog.cache import found_version
 from blog.conduit import schemas
 from blog.conduit.dependencies import (
@@ -215,7 +215,7 @@ def register(
 
 @router.post(
     "/users/login",
-    dependencies=[LoginLimit, PASSWORD_WORK],
+    dependencies=[LoginLimit, PASSWORD_WORK, login_counter("realworld")],
     responses=conduit_responses(400, 413, 401, 422, 429),
     tags=["User and Authentication"],
     summary="Log in with email and password",
