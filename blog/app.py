@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 from starlette.routing import BaseRoute
+from starlette.types import ASGIApp
 
 from blog import health
 from blog.auth import routes as auth_routes
@@ -30,6 +31,7 @@ from blog.keys.dependencies import get_key_caller
 from blog.mail import Mailer
 from blog.middleware import BodySizeLimit, SecurityHeaders
 from blog.observability import metrics
+from blog.observability.middleware import REQUEST_ID_HEADER, RequestLog
 from blog.openapi import operation_id
 from blog.posts import routes as post_routes
 from blog.ratelimit import RateLimiter
@@ -94,6 +96,14 @@ def _check_row_level_security(engine: Engine, settings: Settings) -> None:
 APP_RESPONSES = responses(500, 503)
 
 
+class BlogApp(FastAPI):
+    """The request log (and request id) wraps the whole app: Starlette puts its handler of
+    unexpected errors outside every added middleware, and its 500s need the id too."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return RequestLog(super().build_middleware_stack())
+
+
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> FastAPI:
     """Build the API. Tests pass their own settings and engine; servers use the environment."""
     settings = settings or get_settings()
@@ -118,7 +128,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         await lookups.close()
         metrics.process_exiting()
 
-    app = FastAPI(
+    app = BlogApp(
         title="blog",
         version="0.1.0",
         description=API_DESCRIPTION,
@@ -157,10 +167,13 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
             "X-Requested-With",
             CSRF_HEADER,
             API_KEY_HEADER,
+            REQUEST_ID_HEADER,
         ],
+        expose_headers=[REQUEST_ID_HEADER],
         max_age=600,
     )
-    # Outermost: every answer counts, the cache's and the errors' too.
+    # Outermost: every answer counts, the cache's and the errors' too. Outside it all,
+    # the request log (BlogApp).
     app.add_middleware(metrics.RequestMetrics)
     install_error_handlers(app)
 

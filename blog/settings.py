@@ -49,6 +49,17 @@ class Settings(BaseSettings):
     signups_per_hour_per_address: int = Field(default=20, gt=0)
     max_body_bytes: int = Field(default=1_048_576, gt=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["json", "console"] | None = Field(
+        default=None,
+        description="json: one JSON object per line; console: for reading at a terminal. "
+        "Default: json in production, console otherwise.",
+    )
+    forwarded_allow_ips: str = Field(
+        default="127.0.0.1",
+        description="Proxies (comma-separated addresses or networks, `*` for any) whose "
+        "X-Forwarded-For and X-Forwarded-Proto `blog serve` trusts: the client address of "
+        "logs and rate limits is then the forwarded one. Empty: trust none.",
+    )
     mail_backend: Literal["console", "smtp"] = "console"
     mail_from: str = "blog <no-reply@localhost>"
     smtp_host: str = "localhost"
@@ -97,6 +108,13 @@ class Settings(BaseSettings):
     metrics_token: SecretStr | None = None
 
     @property
+    def log_json(self) -> bool:
+        """Whether log lines are JSON (``log_format``, or the environment's default)."""
+        if self.log_format is None:
+            return self.environment == "production"
+        return self.log_format == "json"
+
+    @property
     def owner_database_url(self) -> str:
         """Where migrations run: the owner of the tables (the app's role must not be)."""
         return self.migration_database_url or self.database_url
@@ -113,6 +131,11 @@ class Settings(BaseSettings):
     @classmethod
     def _upper_log_level(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _empty_means_default(cls, value: object) -> object:
+        return None if value == "" else value
 
     @field_validator("smtp_username", "smtp_password", "metrics_token", mode="before")
     @classmethod

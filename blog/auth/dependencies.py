@@ -30,6 +30,7 @@ from blog.keys.dependencies import AcceptsKey, get_key_caller
 from blog.keys.exceptions import KeyNotAllowed
 from blog.keys.models import Scope
 from blog.keys.service import KeyCaller
+from blog.observability.context import note_user
 from blog.observability.metrics import LOGINS
 from blog.ratelimit import Limit, RateLimiter, RateLimiterDep, client_address
 from blog.settings import Settings
@@ -84,9 +85,11 @@ class Callers:
             """The caller when a token is sent (an invalid one is still a 401), else None."""
             if presented is None:
                 return None
-            return await lookup(
+            user = await lookup(
                 session, service.authenticate, auth=auth, tenant=tenant, token=presented
             )
+            note_user(user.id)
+            return user
 
         async def current_user(
             user: Annotated[User | None, Depends(optional_user)],
@@ -116,7 +119,10 @@ class Callers:
             ) -> User | None:
                 if key is None:
                     return user
-                return key.user if key.allows(scope) else None
+                if not key.allows(scope) or key.user is None:
+                    return None
+                note_user(key.user.id)
+                return key.user
 
             self._optional_for[scope] = optional_scoped
         return self._optional_for[scope]

@@ -18,8 +18,9 @@ Each worker keeps its own bounded LRU; they agree because the version lives in t
 database they share. Responses carry an ``ETag`` derived from the key (``If-None-Match``
 gets a 304) and ``X-Cache``: ``hit``, ``shared`` (a shared body with the reader's marks)
 or ``miss``, and the metrics count them (``blog_response_cache_requests_total``). An entry
-keeps the route template of the answer it copies, so the request metrics label an answer
-from memory as the app's own.
+keeps the route template of the answer it copies (and whom it answered, for a response to
+a token), so the request metrics and the request log see an answer from memory as the
+app's own.
 """
 
 import base64
@@ -29,7 +30,7 @@ import re
 import time
 from array import array
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import sqlalchemy as sa
@@ -40,6 +41,7 @@ from blog.auth.security import InvalidToken, TokenCodec
 from blog.cache.lookups import MAX_MARKED_IDS, Lookups
 from blog.cache.versions import FOUND_TENANT
 from blog.keys import API_KEY_HEADER
+from blog.observability.context import current, note_tenant, note_user
 from blog.observability.metrics import (
     CACHE_HIT,
     CACHE_MISS,
@@ -64,6 +66,7 @@ class Entry:
     expires_at: float | None  # the token's expiry, for a response to a token
     shared: SharedBody | None = None
     route: str = UNMATCHED  # the template of the route that made it, for the metrics
+    user_id: str | None = None  # whom it answered (a response to a token), for the log
 
     @property
     def size(self) -> int:
@@ -131,6 +134,7 @@ class ResponseCache:
             return
         # The blog as found, for the request: no need to read its row again.
         scope.setdefault("state", {})[FOUND_TENANT] = found
+        note_tenant(found.row["slug"])
         request_headers = Headers(scope=scope)
         if scope["method"] != "GET" or API_KEY_HEADER in request_headers:
             await self.app(scope, receive, send)
@@ -159,6 +163,8 @@ class ResponseCache:
             self.entries.move_to_end(key)
             CACHE_HIT.inc()
             scope[ROUTE_KEY] = entry.route
+            if entry.user_id is not None:
+                note_user(entry.user_id)
             await _respond(send, entry, entry.body, extra, b"hit", if_none_match == etag)
             return
         public = self.entries.get(public_key) if authorization else None
@@ -197,7 +203,10 @@ class ResponseCache:
             )
         except sa.exc.SQLAlchemyError:
             return None
-        return None if marks is None else shared.render(marks)
+        if marks is None:
+            return None
+        note_user(claims.user_id)
+        return shared.render(marks)
 
     async def _fill(
         self,
@@ -230,11 +239,15 @@ class ResponseCache:
                     shared = state.get(STATE_KEY)
                     route = route_template(scope, root_app)
                     if isinstance(shared, SharedBody):
-                        self._store(public_key, start, shared.render(()), None, shared, route)
+                        entry = Entry(200, [], shared.render(()), None, shared, route)
+                        self._store(public_key, start, entry)
                     else:
                         auth = authorization.encode("latin-1")
                         expires = _token_expiry(auth) if auth else None
-                        self._store(key, start, bytes(body), expires, None, route)
+                        context = current()
+                        user_id = context.user_id if context and auth else None
+                        entry = Entry(200, [], bytes(body), expires, None, route, user_id)
+                        self._store(key, start, entry)
             await send(message)
 
         await self.app(scope, receive, capture)
@@ -251,19 +264,12 @@ class ResponseCache:
         self.seen[slot] = fingerprint
         return False
 
-    def _store(
-        self,
-        key: tuple[Any, ...],
-        start: Message,
-        body: bytes,
-        expires_at: float | None,
-        shared: SharedBody | None,
-        route: str,
-    ) -> None:
+    def _store(self, key: tuple[Any, ...], start: Message, entry: Entry) -> None:
+        """Keep ``entry``, with the headers of ``start``."""
         if key in self.entries or not self._admit(key):
             return
         headers = [(n, v) for n, v in start["headers"] if n.lower() != b"content-length"]
-        entry = Entry(200, headers, body, expires_at, shared, route)
+        entry = replace(entry, headers=headers)
         if entry.size > self.max_bytes // 8:
             return  # a huge answer would evict everything else
         self.entries[key] = entry

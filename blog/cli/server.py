@@ -1,6 +1,5 @@
 """``blog serve`` and ``blog demo``."""
 
-import copy
 import os
 from typing import Annotated
 
@@ -62,7 +61,8 @@ def serve(
     Example: blog serve --host 0.0.0.0 --port 8000 --workers 4
     """
     import uvicorn
-    from uvicorn.config import LOGGING_CONFIG
+
+    from blog.observability.logs import logging_config
 
     settings = load_settings(database_url)
     with database(settings.database_url):
@@ -71,10 +71,6 @@ def serve(
         # Workers (and --reload) build the app from the environment, as a deployment does.
         os.environ["BLOG_DATABASE_URL"] = database_url
         os.environ.pop("BLOG_MIGRATION_DATABASE_URL", None)
-    # The app's own loggers (blog.*: the console mail backend, warnings) print like
-    # uvicorn's, at BLOG_LOG_LEVEL.
-    log_config = copy.deepcopy(LOGGING_CONFIG)
-    log_config["loggers"]["blog"] = {"handlers": ["default"], "level": settings.log_level}
     console.print(f"API docs: http://{host}:{port}/docs")
     share_between_workers(workers)  # before they start: they inherit where to write
     uvicorn.run(
@@ -87,6 +83,11 @@ def serve(
         loop="uvloop",
         http="httptools",
         log_level=settings.log_level.lower(),
-        log_config=log_config,
+        # One format for every line (BLOG_LOG_FORMAT); blog.requests logs each request, in
+        # place of uvicorn's access log.
+        log_config=logging_config(settings),
+        access_log=False,
+        proxy_headers=bool(settings.forwarded_allow_ips),
+        forwarded_allow_ips=settings.forwarded_allow_ips or None,
         server_header=False,
     )

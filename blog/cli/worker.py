@@ -1,6 +1,5 @@
 """``blog worker``: run the jobs of every blog (scheduled posts, webhook deliveries)."""
 
-import logging
 from typing import Annotated
 
 import typer
@@ -31,11 +30,10 @@ def worker(
     """
     from blog.jobs.queue import JobQueue, JobsUrlError, attach_queue
     from blog.jobs.runner import Runner
+    from blog.observability.logs import configure_logging
 
     settings = load_settings(database_url)
-    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for name in ("blog", "huey"):
-        logging.getLogger(name).setLevel(settings.log_level)
+    configure_logging(settings)
     with clean_errors(), database(settings.database_url) as engine:
         runner = Runner(engine, settings)
         if once:

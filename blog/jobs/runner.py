@@ -26,6 +26,7 @@ from blog.jobs.models import ERROR_MAX_LENGTH, Job, JobState
 from blog.jobs.outbox import Announcement, announce_after_commit
 from blog.jobs.queue import JobQueue
 from blog.jobs.registry import HANDLERS, Handler, JobContext, RetryLater
+from blog.observability.context import running_job
 from blog.settings import Settings
 from blog.tenancy import bind_tenant, cross_tenant
 
@@ -78,15 +79,16 @@ class Runner:
         """Claim and run one job; False when it was not there to claim (done, not yet
         due, or another worker's)."""
         now = now or utcnow()
-        claim = self._claim(tenant_id, job_id, now)
-        if claim is None:
-            return False
-        handler = HANDLERS.get(claim.kind)
-        if handler is None or claim.attempt > handler.attempts:
-            self._give_up(claim, "unknown kind" if handler is None else "attempts used up")
+        with running_job(job_id=job_id, tenant_id=tenant_id):
+            claim = self._claim(tenant_id, job_id, now)
+            if claim is None:
+                return False
+            handler = HANDLERS.get(claim.kind)
+            if handler is None or claim.attempt > handler.attempts:
+                self._give_up(claim, "unknown kind" if handler is None else "attempts used up")
+                return True
+            self._run_claimed(claim, handler, now)
             return True
-        self._run_claimed(claim, handler, now)
-        return True
 
     def due_jobs(
         self, *, now: datetime | None = None, grace: timedelta = timedelta(0)

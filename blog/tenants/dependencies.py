@@ -6,6 +6,7 @@ from sqlmodel import Session
 from blog.cache.versions import FOUND_TENANT
 from blog.database import SessionDep, lookup
 from blog.dependencies import SettingsDep
+from blog.observability.context import note_tenant
 from blog.schemas import NoNul
 from blog.tenancy import bind_tenant
 from blog.tenants import service
@@ -38,6 +39,7 @@ async def bind_tenant_by_slug(request: Request, session: Session, slug: str) -> 
     else:
         tenant = await lookup(session, service.get_by_slug, slug=slug)
     bind_tenant(session, tenant.id)
+    note_tenant(tenant.slug)
     return tenant
 
 

@@ -27,8 +27,14 @@ real SMTP server on loopback::
 
 Mail leaves in the background, after the response: ``wait_for`` it, or
 ``app.state.background.drain(5)`` before asserting that none was sent.
+
+Every log line of the run is kept, and at its end checked for secrets
+(:mod:`blog.testing.logscan`): shapes of tokens, hashes, keys and cookies, and every
+secret that went through a ``client``. A line holding one fails the run (an error at the
+teardown of its last test).
 """
 
+import logging
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -49,7 +55,8 @@ from blog.settings import Settings
 from blog.tenancy import cross_tenant
 from blog.tenants.models import Tenant
 from blog.testing import factories
-from blog.testing.factories import TenantFactory, UserFactory
+from blog.testing.factories import DEFAULT_PASSWORD, TenantFactory, UserFactory
+from blog.testing.logscan import CaptureHandler, LogScan
 from blog.testing.mail import MailServer
 from blog.users.models import Role, User
 
@@ -113,6 +120,23 @@ def drop_postgres_database(database_url: str) -> None:
         server.render_as_string(hide_password=False), autocommit=True, connect_timeout=5
     ) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session", autouse=True)
+def log_scan() -> Iterator[LogScan]:
+    """Keeps every log line of the run; at its end, fails if any holds a secret."""
+    scan = LogScan()
+    scan.add_secret(DEFAULT_PASSWORD)
+    scan.add_secret(TEST_SECRET_KEY)
+    handler = CaptureHandler(scan)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    yield scan
+    root.removeHandler(handler)
+    findings = scan.findings()
+    if findings:
+        shown = "\n".join(str(finding) for finding in findings[:20])
+        pytest.fail(f"{len(findings)} log lines of this run hold secrets:\n{shown}", pytrace=False)
 
 
 @pytest.fixture(scope="session")
@@ -227,18 +251,24 @@ def run_jobs(engine: Engine, settings: Settings) -> Callable[..., int]:
 
 
 @pytest.fixture
-def mail_server() -> Iterator[MailServer]:
+def mail_server(log_scan: LogScan) -> Iterator[MailServer]:
     """A real SMTP server on 127.0.0.1 that keeps what it receives (see the module's
     docstring for sending the app's mail to it)."""
     server = MailServer()
     server.start()
     yield server
     server.stop()
+    log_scan.add_mailed(received.message for received in server.received)
 
 
 @pytest.fixture
-def client(app: FastAPI) -> Iterator[TestClient]:
+def client(app: FastAPI, log_scan: LogScan) -> Iterator[TestClient]:
+    """The app over HTTP; the secrets it sends and receives are looked for in the logs."""
     with TestClient(app) as test_client:
+        test_client.event_hooks = {
+            "request": [log_scan.on_request],
+            "response": [log_scan.on_response],
+        }
         yield test_client
 
 
