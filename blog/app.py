@@ -21,7 +21,7 @@ from blog.background import BackgroundWork
 from blog.cache import ResponseCache, lookups_for
 from blog.conduit import app as conduit
 from blog.database import create_db_engine, rls_escape_reasons
-from blog.errors import install_error_handlers, responses
+from blog.errors import document_problems, install_error_handlers, responses
 from blog.feeds import routes as feed_routes
 from blog.jobs.queue import JobQueue, attach_queue
 from blog.keys import API_KEY_HEADER
@@ -156,6 +156,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         max_age=600,
     )
     install_error_handlers(app)
+    document_problems(app)
 
     app.router.routes.extend(_api_routes())
     app.mount(conduit.MOUNT_PATH, conduit.create_conduit_app(app.state))

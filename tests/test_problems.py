@@ -1,0 +1,150 @@
+"""Native errors are RFC 9457 problem details; the RealWorld API keeps its own dialect."""
+
+from collections.abc import Callable, Iterator
+
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from blog.errors import BlogError
+from blog.tenants.models import Tenant
+from blog.users.models import Role, User
+from tests.conduit import conduit_path, error_of
+from tests.conftest import tenant_path
+from tests.problems import PROBLEM_JSON, assert_problem
+
+AuthHeaders = Callable[[User], dict[str, str]]
+
+
+def test_unknown_blog_is_a_404_problem(client: TestClient) -> None:
+    body = assert_problem(client.get("/api/v1/tenants/nope"), 404, "tenant_not_found")
+
+    assert body["detail"] == "No such tenant."
+
+
+def test_unknown_route_is_a_404_problem(client: TestClient) -> None:
+    body = assert_problem(client.get("/no/such/route"), 404, "not_found")
+
+    assert body["detail"] == "Not Found"
+
+
+def test_missing_token_is_a_401_problem_with_its_challenge(
+    client: TestClient, tenant: Tenant
+) -> None:
+    response = client.get(tenant_path(tenant, "/users/me"))
+
+    assert_problem(response, 401, "invalid_token")
+    assert response.headers["www-authenticate"] == "Bearer"
+
+
+def test_forbidden_is_a_403_problem(
+    client: TestClient, tenant: Tenant, user: Callable[..., User], auth_headers: AuthHeaders
+) -> None:
+    response = client.get(tenant_path(tenant, "/users"), headers=auth_headers(user(Role.author)))
+
+    assert_problem(response, 403, "role_forbidden")
+
+
+def test_taken_email_is_a_409_problem(
+    client: TestClient, tenant: Tenant, user: Callable[..., User]
+) -> None:
+    taken = user()
+
+    response = client.post(
+        tenant_path(tenant, "/auth/register"),
+        json={"email": taken.email, "username": "newcomer", "password": "a-long-password"},
+    )
+
+    assert_problem(response, 409, "email_taken")
+
+
+def test_invalid_body_is_a_422_problem_listing_each_field(client: TestClient) -> None:
+    response = client.post("/api/v1/tenants", json={"slug": "x", "name": "X", "owner": {}})
+
+    body = assert_problem(response, 422, "validation_error")
+    assert body["detail"].startswith("Invalid ")
+    assert {tuple(error["loc"]) for error in body["errors"]} >= {
+        ("body", "slug"),
+        ("body", "owner", "email"),
+    }
+    assert all(set(error) == {"loc", "msg", "type"} for error in body["errors"])
+
+
+def test_wrong_method_is_a_405_problem_naming_the_allowed_ones(client: TestClient) -> None:
+    response = client.delete("/health")
+
+    assert_problem(response, 405, "method_not_allowed")
+    assert response.headers["allow"] == "GET"
+
+
+def test_an_unexpected_error_is_a_500_problem(app: FastAPI) -> None:
+    @app.get("/boom")
+    def boom() -> None:
+        raise RuntimeError("secret internals")
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = client.get("/boom")
+
+    # Answered outside the middleware: no security headers (as before problem details).
+    body = assert_problem(response, 500, "internal_error", hardened=False)
+    assert body["detail"] == "Internal server error."
+
+
+def test_every_code_has_one_status() -> None:
+    """A problem type is its code: the same code never comes with two statuses."""
+
+    def subclasses(cls: type[BlogError]) -> Iterator[type[BlogError]]:
+        for sub in cls.__subclasses__():
+            yield sub
+            yield from subclasses(sub)
+
+    statuses: dict[str, set[int]] = {}
+    for error in subclasses(BlogError):
+        statuses.setdefault(error.code, set()).add(error.status_code)
+
+    assert len(statuses) > 40
+    assert {code: found for code, found in statuses.items() if len(found) > 1} == {}
+
+
+def test_realworld_errors_keep_their_own_shape(client: TestClient, tenant: Tenant) -> None:
+    missing = client.get(conduit_path(tenant, "/articles/no-such-article"))
+    unauthenticated = client.get(conduit_path(tenant, "/user"))
+
+    assert missing.headers["content-type"] == "application/json"
+    assert error_of(missing, 404) == {"article": ["not found"]}
+    assert unauthenticated.headers["content-type"] == "application/json"
+    assert unauthenticated.headers["www-authenticate"] == "Token"
+    assert "code" not in unauthenticated.json()
+
+
+def test_openapi_documents_every_error_as_problem_json(client: TestClient) -> None:
+    document = client.get("/openapi.json").json()
+
+    error_responses = [
+        (path, method, status, response)
+        for path, operations in document["paths"].items()
+        for method, operation in operations.items()
+        for status, response in operation["responses"].items()
+        if status.startswith(("4", "5"))
+    ]
+    assert len(error_responses) > 100
+    for path, method, status, response in error_responses:
+        assert list(response["content"]) == [PROBLEM_JSON], (method, path, status)
+        schema = response["content"][PROBLEM_JSON]["schema"]
+        assert schema == {"$ref": "#/components/schemas/ErrorResponse"}, (method, path, status)
+    problem = document["components"]["schemas"]["ErrorResponse"]
+    assert set(problem["required"]) == {"type", "title", "status", "detail", "code"}
+    assert "HTTPValidationError" not in document["components"]["schemas"]
+
+
+def test_the_realworld_document_is_unchanged(client: TestClient, tenant: Tenant) -> None:
+    document = client.get(conduit_path(tenant, "/openapi.json")).json()
+
+    media_types = {
+        media_type
+        for operations in document["paths"].values()
+        for operation in operations.values()
+        for status, response in operation["responses"].items()
+        if status.startswith(("4", "5"))
+        for media_type in response.get("content", {})
+    }
+    assert media_types == {"application/json"}
