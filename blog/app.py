@@ -153,6 +153,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
             CSRF_HEADER,
             API_KEY_HEADER,
         ],
+        # Pagination headers, for scripts to read (RFC 8288 links and the list's total).
+        expose_headers=["Link", "X-Total-Count"],
         max_age=600,
     )
     install_error_handlers(app)

@@ -1,11 +1,13 @@
-"""Offset pagination: ``?limit=&offset=`` in, ``{items, total, limit, offset}`` out."""
+"""Offset pagination: ``?limit=&offset=`` in, ``{items, total, limit, offset}`` out, with
+RFC 8288 ``Link`` (``first``, ``prev``, ``next``, ``last``) and ``X-Total-Count`` headers."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Generic, Self, TypeVar
+from urllib.parse import quote, urlencode
 
 import sqlalchemy as sa
-from fastapi import Depends, Query
+from fastapi import Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 from sqlmodel import Session
 
@@ -14,6 +16,7 @@ MAX_LIMIT = 100
 MAX_OFFSET = 2**31 - 1
 
 T = TypeVar("T")
+P = TypeVar("P", bound="Page[Any]")
 
 
 class Page(BaseModel, Generic[T]):
@@ -76,3 +79,102 @@ def fetch_page(
     page = statement.limit(params.limit).offset(params.offset)
     items = session.execute(page).all() if rows else session.scalars(page).all()
     return items, total or 0
+
+
+def page_links(
+    base: str,
+    params: Sequence[tuple[str, str]],
+    *,
+    total: int,
+    limit: int,
+    offset: int,
+    cursor: str | None = None,
+    walked: bool = False,
+) -> str:
+    """The ``Link`` header of a page of ``total`` items at ``base`` (the list's absolute URL,
+    without a query), keeping the request's other query ``params``.
+
+    ``first``, ``prev`` and ``last`` are offset links; ``next`` is ``after=cursor`` where the
+    list gave one, else the next offset. A page reached by cursor (``walked``) has no known
+    offset: it links ``first``, ``next`` and ``last`` only.
+    """
+    kept = [(name, value) for name, value in params if name not in ("offset", "after")]
+
+    def link(rel: str, *moved: tuple[str, str]) -> str:
+        return f'<{base}?{urlencode([*kept, *moved])}>; rel="{rel}"'
+
+    last = max(0, (total - 1) // limit * limit)
+    if not walked and offset < total:
+        last = offset + (total - 1 - offset) // limit * limit  # on this page's grid
+    links = [link("first", ("offset", "0"))]
+    if not walked and offset > 0:
+        links.append(link("prev", ("offset", str(max(0, min(offset - limit, last))))))
+    if cursor is not None:
+        links.append(link("next", ("after", cursor)))
+    elif not walked and offset + limit < total:
+        links.append(link("next", ("offset", str(offset + limit))))
+    links.append(link("last", ("offset", str(last))))
+    return ", ".join(links)
+
+
+@dataclass(frozen=True, slots=True)
+class PageHeaders:
+    """Puts a list's ``Link`` and ``X-Total-Count`` headers on its answer.
+
+    Links are absolute, under ``BLOG_PUBLIC_URL`` (never the Host header: the response
+    cache keeps one answer for every host).
+    """
+
+    request: Request
+    response: Response
+
+    def __call__(self, page: P) -> P:
+        """``page``, its headers set on the route's response."""
+        cursor = getattr(page, "next", None) if isinstance(page, CursorPage) else None
+        self._set(
+            self.response,
+            total=page.total,
+            limit=page.limit,
+            offset=page.offset,
+            cursor=cursor,
+            walked=isinstance(page, CursorPage) and self._walked(),
+        )
+        return page
+
+    def cursor_page(
+        self, response: Response, *, total: int, limit: int, offset: int, next: str | None
+    ) -> None:
+        """Set the headers of a :class:`CursorPage` a route answers itself on ``response``."""
+        self._set(
+            response, total=total, limit=limit, offset=offset, cursor=next, walked=self._walked()
+        )
+
+    def _walked(self) -> bool:
+        return bool(self.request.query_params.get("after"))
+
+    def _set(
+        self,
+        response: Response,
+        *,
+        total: int,
+        limit: int,
+        offset: int,
+        cursor: str | None,
+        walked: bool,
+    ) -> None:
+        request = self.request
+        path = request.url.path.removeprefix(request.scope.get("root_path", "").rstrip("/"))
+        base = request.app.state.settings.public_url.rstrip("/") + quote(path)
+        response.headers["Link"] = page_links(
+            base,
+            request.query_params.multi_items(),
+            total=total,
+            limit=limit,
+            offset=offset,
+            cursor=cursor,
+            walked=walked,
+        )
+        response.headers["X-Total-Count"] = str(total)
+
+
+PageHeadersDep = Annotated[PageHeaders, Depends()]

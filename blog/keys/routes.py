@@ -10,7 +10,7 @@ from blog.database import SessionDep
 from blog.errors import responses
 from blog.keys import service
 from blog.keys.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead
-from blog.pagination import Page, PageDep
+from blog.pagination import Page, PageDep, PageHeadersDep
 from blog.tenants.dependencies import TenantDep
 
 router = APIRouter(prefix="/keys", tags=["keys"])
@@ -36,9 +36,11 @@ def create_key(
 
 
 @router.get("", responses=responses(401, 403), summary="The blog's API keys (admins)")
-def list_keys(_admin: AdminUser, session: SessionDep, page: PageDep) -> Page[ApiKeyRead]:
+def list_keys(
+    _admin: AdminUser, session: SessionDep, page: PageDep, headers: PageHeadersDep
+) -> Page[ApiKeyRead]:
     keys, total = service.list_keys(session, params=page)
-    return Page[ApiKeyRead].of(keys, total, page)
+    return headers(Page[ApiKeyRead].of(keys, total, page))
 
 
 @router.delete(

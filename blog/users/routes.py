@@ -18,7 +18,7 @@ from blog.auth.schemas import PasswordChange, SessionRead
 from blog.database import SessionDep
 from blog.dependencies import AuthConfigDep
 from blog.errors import responses
-from blog.pagination import Page, PageDep
+from blog.pagination import Page, PageDep, PageHeadersDep
 from blog.schemas import NoNul
 from blog.tenants.dependencies import TenantDep
 from blog.users import service
@@ -140,6 +140,7 @@ def list_users(
     _admin: MembersReader,
     session: SessionDep,
     page: PageDep,
+    headers: PageHeadersDep,
     q: Annotated[
         str | None,
         Query(max_length=100, description="Matches name, username or email."),
@@ -147,7 +148,7 @@ def list_users(
     ] = None,
 ) -> Page[UserRead]:
     users, total = service.list_users(session, params=page, q=q)
-    return Page[UserRead].of(users, total, page)
+    return headers(Page[UserRead].of(users, total, page))
 
 
 @router.get("/{user_id}", responses=responses(404, 422), summary="A public profile")

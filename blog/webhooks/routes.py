@@ -8,7 +8,7 @@ from blog.auth.dependencies import WebhooksManager
 from blog.database import SessionDep
 from blog.dependencies import SettingsDep
 from blog.errors import responses
-from blog.pagination import Page, PageDep
+from blog.pagination import Page, PageDep, PageHeadersDep
 from blog.tenants.dependencies import TenantDep
 from blog.webhooks import service
 from blog.webhooks.dependencies import PathDelivery, PathEndpoint
@@ -57,10 +57,10 @@ def create_endpoint(
 
 @router.get("", responses=responses(401, 403), summary="The blog's webhook endpoints (admins)")
 def list_endpoints(
-    _admin: WebhooksManager, session: SessionDep, page: PageDep
+    _admin: WebhooksManager, session: SessionDep, page: PageDep, headers: PageHeadersDep
 ) -> Page[EndpointRead]:
     items, total = service.list_endpoints(session, params=page)
-    return Page[EndpointRead].of(items, total, page)
+    return headers(Page[EndpointRead].of(items, total, page))
 
 
 @router.get(
@@ -131,12 +131,13 @@ def list_deliveries(
     endpoint: PathEndpoint,
     session: SessionDep,
     page: PageDep,
+    headers: PageHeadersDep,
     response: Response,
     status: Annotated[DeliveryStatus | None, Query(description="Only these.")] = None,
 ) -> Page[DeliveryRead]:
     response.headers["Cache-Control"] = NO_STORE  # attempts move no blog version
     items, total = service.list_deliveries(session, endpoint=endpoint, params=page, status=status)
-    return Page[DeliveryRead].of(items, total, page)
+    return headers(Page[DeliveryRead].of(items, total, page))
 
 
 @router.get(
