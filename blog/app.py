@@ -13,7 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 from starlette.routing import BaseRoute
 
-from blog import health
+from blog import health, problem_types
 from blog.auth import routes as auth_routes
 from blog.auth.cookies import CSRF_HEADER
 from blog.auth.security import AuthConfig, PasswordHasher, TokenCodec
@@ -184,6 +184,7 @@ def _api_routes() -> tuple[BaseRoute, ...]:
 
     api = APIRouter(responses=APP_RESPONSES)
     api.include_router(health.router)
+    api.include_router(problem_types.router)
     api.include_router(tenant_routes.router)
     api.include_router(tenant_api)
     api.include_router(feed_routes.router)

@@ -3,7 +3,8 @@
 Every native error is ``application/problem+json``: the standard ``type``, ``title``,
 ``status`` and ``detail``, with our ``code`` and ``errors`` as extension members. A problem's
 ``type`` is ``/problems/{code}``: one type per code, so a client tells problems apart by
-either (a code always comes with the same status). ``title`` is the status's phrase.
+either (a code always comes with the same status); the path serves the type's page
+(:mod:`blog.problem_types`). ``title`` is the status's phrase.
 """
 
 import logging
@@ -114,6 +115,26 @@ class InvalidInput(BlogError):
 
 # The code of an HTTP error that has none of its own: its type is ``about:blank``.
 HTTP_ERROR = "http_error"
+# The problems no BlogError class stands for: their status and what they mean.
+UNCLASSED_PROBLEMS: dict[str, tuple[int, str]] = {
+    "validation_error": (
+        422,
+        "The request's parameters or body are not valid: `errors` lists each field's "
+        "problem, `detail` the first.",
+    ),
+    "method_not_allowed": (
+        405,
+        "The path does not take this method: the `Allow` header lists those it does.",
+    ),
+    "database_unavailable": (
+        503,
+        "The database is unavailable; try again shortly (`Retry-After`, where given).",
+    ),
+    "internal_error": (
+        500,
+        "An unexpected server error. Its details are logged, never returned.",
+    ),
+}
 
 
 def problem_type(code: str) -> str:

@@ -1,11 +1,12 @@
 """Native errors are RFC 9457 problem details; the RealWorld API keeps its own dialect."""
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from blog.errors import BlogError
+from blog.errors import UNCLASSED_PROBLEMS
+from blog.problem_types import catalogue, error_classes
 from blog.tenants.models import Tenant
 from blog.users.models import Role, User
 from tests.conduit import conduit_path, error_of
@@ -91,18 +92,48 @@ def test_an_unexpected_error_is_a_500_problem(app: FastAPI) -> None:
 
 def test_every_code_has_one_status() -> None:
     """A problem type is its code: the same code never comes with two statuses."""
-
-    def subclasses(cls: type[BlogError]) -> Iterator[type[BlogError]]:
-        for sub in cls.__subclasses__():
-            yield sub
-            yield from subclasses(sub)
-
     statuses: dict[str, set[int]] = {}
-    for error in subclasses(BlogError):
+    for error in error_classes():
         statuses.setdefault(error.code, set()).add(error.status_code)
+    for code, (status, _meaning) in UNCLASSED_PROBLEMS.items():
+        statuses.setdefault(code, set()).add(status)
 
     assert len(statuses) > 40
     assert {code: found for code, found in statuses.items() if len(found) > 1} == {}
+
+
+def test_a_problem_type_is_documented_at_its_uri(client: TestClient, tenant: Tenant) -> None:
+    problems = [
+        client.get("/api/v1/tenants/nope"),
+        client.post("/api/v1/tenants", json={}),
+        client.delete("/health"),
+        client.get(tenant_path(tenant, "/users/me")),
+    ]
+
+    for problem in problems:
+        body = problem.json()
+        page = client.get(body["type"])
+
+        assert page.status_code == 200, body
+        assert page.headers["content-type"] == "text/html; charset=utf-8"
+        assert page.headers["content-security-policy"].startswith("default-src 'none'")
+        assert f"<h1><code>{body['code']}</code></h1>" in page.text
+        assert f"HTTP {body['status']} {body['title']}" in page.text
+
+
+def test_every_problem_type_has_a_page_listed_in_the_index(client: TestClient) -> None:
+    index = client.get("/problems")
+
+    assert index.status_code == 200
+    for code in catalogue():
+        assert f'href="/problems/{code}"' in index.text
+        assert client.get(f"/problems/{code}").status_code == 200, code
+    assert "validation_error" in catalogue()
+    assert "tenant_not_found" in catalogue()
+
+
+def test_an_unknown_problem_type_is_a_404_problem(client: TestClient) -> None:
+    assert_problem(client.get("/problems/no_such_thing"), 404, "problem_type_not_found")
 
 
 def test_realworld_errors_keep_their_own_shape(client: TestClient, tenant: Tenant) -> None:
