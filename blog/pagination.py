@@ -178,3 +178,20 @@ class PageHeaders:
 
 
 PageHeadersDep = Annotated[PageHeaders, Depends()]
+
+# The headers of a list's answer, for its route's OpenAPI ``responses=``.
+PAGE_HEADERS: dict[int | str, dict[str, Any]] = {
+    200: {
+        "headers": {
+            "Link": {
+                "description": "RFC 8288 links to the `first`, `prev`, `next` and `last` pages "
+                '(absent where there is none), e.g. `<…/posts?limit=20&offset=20>; rel="next"`.',
+                "schema": {"type": "string"},
+            },
+            "X-Total-Count": {
+                "description": "The number of matching items: `total`.",
+                "schema": {"type": "integer"},
+            },
+        }
+    }
+}

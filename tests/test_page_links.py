@@ -2,6 +2,7 @@
 
 import re
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx2 as httpx
@@ -194,13 +195,22 @@ def test_every_native_list_sends_the_headers(
         "/webhooks": "/webhooks",
         "/webhooks/{endpoint_id}/deliveries": f"/webhooks/{endpoint.id}/deliveries",
     }
-    paged = {
-        path.removeprefix("/api/v1/tenants/{tenant}")
-        for path, operations in app.openapi()["paths"].items()
-        if "Page_"
-        in str(operations.get("get", {}).get("responses", {}).get("200", {}).get("content"))
+    document = app.openapi()
+    answers = {
+        path.removeprefix("/api/v1/tenants/{tenant}"): operations["get"]["responses"]["200"]
+        for path, operations in document["paths"].items()
+        if "get" in operations
     }
+
+    def is_page(answer: dict[str, Any]) -> bool:
+        ref = answer.get("content", {}).get("application/json", {}).get("schema", {}).get("$ref")
+        schema = document["components"]["schemas"][ref.rsplit("/", 1)[-1]] if ref else {}
+        return {"items", "total", "limit", "offset"} <= set(schema.get("properties", {}))
+
+    paged = {path for path, answer in answers.items() if is_page(answer)}
     assert paged == set(lists)  # a new list belongs here
+    for path in paged:  # and documents its headers
+        assert set(answers[path]["headers"]) == {"Link", "X-Total-Count"}, path
 
     for path in lists.values():
         response = client.get(tenant_path(tenant, path), headers=auth_headers(admin))

@@ -10,7 +10,7 @@ from blog.database import SessionDep
 from blog.errors import responses
 from blog.keys import service
 from blog.keys.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead
-from blog.pagination import Page, PageDep, PageHeadersDep
+from blog.pagination import PAGE_HEADERS, Page, PageDep, PageHeadersDep
 from blog.tenants.dependencies import TenantDep
 
 router = APIRouter(prefix="/keys", tags=["keys"])
@@ -35,7 +35,9 @@ def create_key(
     return ApiKeyCreated(**ApiKeyRead.model_validate(key).model_dump(), key=text)
 
 
-@router.get("", responses=responses(401, 403), summary="The blog's API keys (admins)")
+@router.get(
+    "", responses=responses(401, 403) | PAGE_HEADERS, summary="The blog's API keys (admins)"
+)
 def list_keys(
     _admin: AdminUser, session: SessionDep, page: PageDep, headers: PageHeadersDep
 ) -> Page[ApiKeyRead]:

@@ -19,7 +19,15 @@ from blog.cache import found_version
 from blog.database import SessionDep, in_thread
 from blog.errors import responses
 from blog.keys.dependencies import KeyCallerDep
-from blog.pagination import CursorPage, Page, PageDep, PageHeaders, PageHeadersDep, PageParams
+from blog.pagination import (
+    PAGE_HEADERS,
+    CursorPage,
+    Page,
+    PageDep,
+    PageHeaders,
+    PageHeadersDep,
+    PageParams,
+)
 from blog.posts import listing as posts_listing
 from blog.posts import service
 from blog.posts.dependencies import EditablePost, PathComment, VisiblePost, ensure_may_list
@@ -120,7 +128,7 @@ def _summaries(
 @router.get(
     "/posts",
     response_model=CursorPage[PostListItem],
-    responses=responses(401, 422),
+    responses=responses(401, 422) | PAGE_HEADERS,
     openapi_extra=TOKEN_OPTIONAL,
     summary="List posts, newest first, or search them (best match first)",
 )
@@ -236,7 +244,7 @@ def delete_post(post: EditablePost, session: SessionDep) -> None:
 
 @router.get(
     "/posts/{post_id}/comments",
-    responses=responses(401),
+    responses=responses(401) | PAGE_HEADERS,
     openapi_extra=TOKEN_OPTIONAL,
     summary="Comments, oldest first",
 )
@@ -272,7 +280,7 @@ def delete_comment(
     service.delete_comment(session, post=post, comment=comment, actor=actor)
 
 
-@router.get("/tags", summary="Tags of published posts, most used first")
+@router.get("/tags", responses=PAGE_HEADERS, summary="Tags of published posts, most used first")
 def list_tags(session: SessionDep, page: PageDep, headers: PageHeadersDep) -> Page[TagCount]:
     rows, total = service.list_tags(session, params=page)
     return headers(Page[TagCount].of(rows, total, page))
@@ -302,7 +310,7 @@ def read_user_with_posts(
 @router.get(
     "/feed",
     response_model=CursorPage[PostSummary],
-    responses=responses(401),
+    responses=responses(401) | PAGE_HEADERS,
     summary="Posts of the authors you follow",
 )
 def feed(

@@ -18,7 +18,7 @@ from blog.auth.schemas import PasswordChange, SessionRead
 from blog.database import SessionDep
 from blog.dependencies import AuthConfigDep
 from blog.errors import responses
-from blog.pagination import Page, PageDep, PageHeadersDep
+from blog.pagination import PAGE_HEADERS, Page, PageDep, PageHeadersDep
 from blog.schemas import NoNul
 from blog.tenants.dependencies import TenantDep
 from blog.users import service
@@ -135,7 +135,11 @@ def delete_me(user: CurrentUser, session: SessionDep) -> None:
     service.delete_user(session, actor=user, target=user)
 
 
-@router.get("", responses=responses(401, 403, 404, 422), summary="List accounts (admins)")
+@router.get(
+    "",
+    responses=responses(401, 403, 404, 422) | PAGE_HEADERS,
+    summary="List accounts (admins)",
+)
 def list_users(
     _admin: MembersReader,
     session: SessionDep,

@@ -8,7 +8,7 @@ from blog.auth.dependencies import WebhooksManager
 from blog.database import SessionDep
 from blog.dependencies import SettingsDep
 from blog.errors import responses
-from blog.pagination import Page, PageDep, PageHeadersDep
+from blog.pagination import PAGE_HEADERS, Page, PageDep, PageHeadersDep
 from blog.tenants.dependencies import TenantDep
 from blog.webhooks import service
 from blog.webhooks.dependencies import PathDelivery, PathEndpoint
@@ -55,7 +55,11 @@ def create_endpoint(
     return EndpointWithSecret.model_validate(endpoint)
 
 
-@router.get("", responses=responses(401, 403), summary="The blog's webhook endpoints (admins)")
+@router.get(
+    "",
+    responses=responses(401, 403) | PAGE_HEADERS,
+    summary="The blog's webhook endpoints (admins)",
+)
 def list_endpoints(
     _admin: WebhooksManager, session: SessionDep, page: PageDep, headers: PageHeadersDep
 ) -> Page[EndpointRead]:
@@ -124,7 +128,7 @@ def ping(endpoint: PathEndpoint, session: SessionDep) -> DeliveryRead:
 
 @router.get(
     "/{endpoint_id}/deliveries",
-    responses=responses(401, 403, 404),
+    responses=responses(401, 403, 404) | PAGE_HEADERS,
     summary="An endpoint's deliveries, newest first (admins)",
 )
 def list_deliveries(
