@@ -10,6 +10,7 @@ either (a code always comes with the same status); the path serves the type's pa
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import cache
 from http import HTTPStatus
 from typing import Any, ClassVar
 
@@ -142,6 +143,7 @@ def problem_type(code: str) -> str:
     return "about:blank" if code == HTTP_ERROR else f"{PROBLEM_TYPE_PREFIX}{code}"
 
 
+@cache
 def problem_title(status_code: int) -> str:
     """The ``title`` of a problem with this status."""
     if status_code in _TITLES:
@@ -155,14 +157,17 @@ def problem_title(status_code: int) -> str:
 def _body(
     status_code: int, detail: str, code: str, errors: list[FieldError] | None = None
 ) -> dict[str, Any]:
-    return ErrorResponse(
-        type=problem_type(code),
-        title=problem_title(status_code),
-        status=status_code,
-        detail=detail,
-        code=code,
-        errors=errors,
-    ).model_dump(exclude_none=True)
+    """An :class:`ErrorResponse`, built as a dict (each error answer saves validating it)."""
+    body: dict[str, Any] = {
+        "type": problem_type(code),
+        "title": problem_title(status_code),
+        "status": status_code,
+        "detail": detail,
+        "code": code,
+    }
+    if errors:
+        body["errors"] = [error.model_dump() for error in errors]
+    return body
 
 
 def error_response(

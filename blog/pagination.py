@@ -4,7 +4,7 @@ RFC 8288 ``Link`` (``first``, ``prev``, ``next``, ``last``) and ``X-Total-Count`
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Generic, Self, TypeVar
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, quote_plus, unquote_plus
 
 import sqlalchemy as sa
 from fastapi import Depends, Query, Request, Response
@@ -83,7 +83,7 @@ def fetch_page(
 
 def page_links(
     base: str,
-    params: Sequence[tuple[str, str]],
+    query: str,
     *,
     total: int,
     limit: int,
@@ -92,28 +92,32 @@ def page_links(
     walked: bool = False,
 ) -> str:
     """The ``Link`` header of a page of ``total`` items at ``base`` (the list's absolute URL,
-    without a query), keeping the request's other query ``params``.
+    without a query), keeping the other parameters of the request's ``query`` as sent.
 
     ``first``, ``prev`` and ``last`` are offset links; ``next`` is ``after=cursor`` where the
     list gave one, else the next offset. A page reached by cursor (``walked``) has no known
     offset: it links ``first``, ``next`` and ``last`` only.
     """
-    kept = [(name, value) for name, value in params if name not in ("offset", "after")]
+    kept = "".join(
+        f"{part}&"
+        for part in query.split("&")
+        if part and unquote_plus(part.partition("=")[0]) not in ("offset", "after")
+    )
 
-    def link(rel: str, *moved: tuple[str, str]) -> str:
-        return f'<{base}?{urlencode([*kept, *moved])}>; rel="{rel}"'
+    def link(rel: str, moved: str) -> str:
+        return f'<{base}?{kept}{moved}>; rel="{rel}"'
 
     last = max(0, (total - 1) // limit * limit)
     if not walked and offset < total:
         last = offset + (total - 1 - offset) // limit * limit  # on this page's grid
-    links = [link("first", ("offset", "0"))]
+    links = [link("first", "offset=0")]
     if not walked and offset > 0:
-        links.append(link("prev", ("offset", str(max(0, min(offset - limit, last))))))
+        links.append(link("prev", f"offset={max(0, min(offset - limit, last))}"))
     if cursor is not None:
-        links.append(link("next", ("after", cursor)))
+        links.append(link("next", f"after={quote_plus(cursor)}"))
     elif not walked and offset + limit < total:
-        links.append(link("next", ("offset", str(offset + limit))))
-    links.append(link("last", ("offset", str(last))))
+        links.append(link("next", f"offset={offset + limit}"))
+    links.append(link("last", f"offset={last}"))
     return ", ".join(links)
 
 
@@ -162,12 +166,12 @@ class PageHeaders:
         cursor: str | None,
         walked: bool,
     ) -> None:
-        request = self.request
-        path = request.url.path.removeprefix(request.scope.get("root_path", "").rstrip("/"))
-        base = request.app.state.settings.public_url.rstrip("/") + quote(path)
+        scope = self.request.scope
+        path = scope["path"].removeprefix(scope.get("root_path", "").rstrip("/"))
+        base = scope["app"].state.settings.public_url.rstrip("/") + quote(path)
         response.headers["Link"] = page_links(
             base,
-            request.query_params.multi_items(),
+            scope["query_string"].decode("latin-1"),
             total=total,
             limit=limit,
             offset=offset,

@@ -242,7 +242,7 @@ def test_browsers_may_read_the_headers(client: TestClient, tenant: Tenant) -> No
     ],
 )
 def test_page_links_in_every_position(total: int, offset: int, expected: dict[str, int]) -> None:
-    header = page_links("https://x/l", [("limit", "10")], total=total, limit=10, offset=offset)
+    header = page_links("https://x/l", "limit=10", total=total, limit=10, offset=offset)
 
     found = {rel: int(query(url)["offset"][0]) for url, rel in LINK.findall(header)}
     assert found == expected
