@@ -179,3 +179,14 @@ def test_the_realworld_document_is_unchanged(client: TestClient, tenant: Tenant)
         for media_type in response.get("content", {})
     }
     assert media_types == {"application/json"}
+
+
+def test_error_answers_are_never_served_from_the_cache(client: TestClient, tenant: Tenant) -> None:
+    path = tenant_path(tenant, "/posts/by-slug/no-such-post")
+
+    answers = [client.get(path) for _ in range(3)]
+
+    assert [answer.headers["x-cache"] for answer in answers] == ["miss"] * 3
+    for answer in answers:
+        assert_problem(answer, 404, "post_not_found")
+        assert "etag" not in answer.headers
