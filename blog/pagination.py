@@ -17,6 +17,8 @@ MAX_OFFSET = 2**31 - 1
 
 T = TypeVar("T")
 P = TypeVar("P", bound="Page[Any]")
+# What stays as it is in a query copied into a link: RFC 3986's query characters and "%".
+_QUERY_SAFE = "!$'()*+,;=:@/?%"
 
 
 class Page(BaseModel, Generic[T]):
@@ -99,7 +101,9 @@ def page_links(
     offset: it links ``first``, ``next`` and ``last`` only.
     """
     kept = "".join(
-        f"{part}&"
+        # As sent, but what a URL in a header may not hold (``<>"``, spaces) escaped; the
+        # query is latin-1-decoded bytes, so a byte stays that byte.
+        f"{quote(part, safe=_QUERY_SAFE, encoding='latin-1')}&"
         for part in query.split("&")
         if part and unquote_plus(part.partition("=")[0]) not in ("offset", "after")
     )

@@ -246,3 +246,12 @@ def test_page_links_in_every_position(total: int, offset: int, expected: dict[st
 
     found = {rel: int(query(url)["offset"][0]) for url, rel in LINK.findall(header)}
     assert found == expected
+
+
+def test_a_query_a_header_cannot_hold_is_escaped_in_the_links() -> None:
+    header = page_links("https://x/l", 'q=a>b"c%20d&tag=caf\xe9', total=1, limit=10, offset=0)
+
+    assert LINK.findall(header) == [
+        ("https://x/l?q=a%3Eb%22c%20d&tag=caf%E9&offset=0", "first"),
+        ("https://x/l?q=a%3Eb%22c%20d&tag=caf%E9&offset=0", "last"),
+    ]
