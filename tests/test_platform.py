@@ -97,6 +97,7 @@ def test_unexpected_errors_are_500_json_without_details(app: FastAPI) -> None:
         response = client.get("/boom")
 
     assert response.status_code == 500
+    assert response.headers["content-type"] == "application/problem+json"
     assert response.json() == {
         "type": "/problems/internal_error",
         "title": "Internal Server Error",
