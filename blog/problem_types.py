@@ -20,7 +20,10 @@ from blog.errors import (
     problem_title,
 )
 
-router = APIRouter(prefix=PROBLEM_TYPE_PREFIX.rstrip("/"), include_in_schema=False)
+# Tagged as every native route is (operation ids are made from tags), though not in the schema.
+router = APIRouter(
+    prefix=PROBLEM_TYPE_PREFIX.rstrip("/"), tags=["problems"], include_in_schema=False
+)
 
 HEADERS = {
     "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
