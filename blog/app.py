@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp
 
-from blog import health
+from blog import health, problem_types
 from blog.auth import routes as auth_routes
 from blog.auth.cookies import CSRF_HEADER
 from blog.auth.security import AuthConfig, PasswordHasher, TokenCodec
@@ -22,7 +22,7 @@ from blog.background import BackgroundWork
 from blog.cache import ResponseCache, lookups_for
 from blog.conduit import app as conduit
 from blog.database import create_db_engine, rls_escape_reasons
-from blog.errors import install_error_handlers, responses
+from blog.errors import document_problems, install_error_handlers, responses
 from blog.feeds import routes as feed_routes
 from blog.jobs.queue import JobQueue, attach_queue
 from blog.keys import API_KEY_HEADER
@@ -169,13 +169,14 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
             API_KEY_HEADER,
             REQUEST_ID_HEADER,
         ],
-        expose_headers=[REQUEST_ID_HEADER],
+        expose_headers=[REQUEST_ID_HEADER, "Link", "X-Total-Count"],
         max_age=600,
     )
     # Outermost: every answer counts, the cache's and the errors' too. Outside it all,
     # the request log (BlogApp).
     app.add_middleware(metrics.RequestMetrics)
     install_error_handlers(app)
+    document_problems(app)
 
     app.router.routes.extend(_api_routes())
     app.add_api_route(metrics.METRICS_PATH, metrics.metrics_endpoint, include_in_schema=False)
@@ -202,6 +203,7 @@ def _api_routes() -> tuple[BaseRoute, ...]:
 
     api = APIRouter(responses=APP_RESPONSES, generate_unique_id_function=operation_id)
     api.include_router(health.router)
+    api.include_router(problem_types.router)
     api.include_router(tenant_routes.router)
     api.include_router(tenant_api)
     api.include_router(feed_routes.router)

@@ -1,8 +1,17 @@
-"""One error hierarchy and one JSON shape for every 4xx and 5xx answer."""
+"""One error hierarchy and one shape for every 4xx and 5xx answer: RFC 9457 problem details.
+
+Every native error is ``application/problem+json``: the standard ``type``, ``title``,
+``status`` and ``detail``, with our ``code`` and ``errors`` as extension members. A problem's
+``type`` is ``/problems/{code}``: one type per code, so a client tells problems apart by
+either (a code always comes with the same status); the path serves the type's page
+(:mod:`blog.problem_types`). ``title`` is the status's phrase.
+"""
 
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import cache
+from http import HTTPStatus
 from typing import Any, ClassVar
 
 from fastapi import FastAPI, Request, status
@@ -23,9 +32,25 @@ class FieldError(BaseModel):
     type: str
 
 
-class ErrorResponse(BaseModel):
-    """The body of every error response."""
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_TYPE_PREFIX = "/problems/"
+# RFC 9110's phrases where Python's (before 3.13) are RFC 7231's.
+_TITLES = {413: "Content Too Large", 422: "Unprocessable Content"}
 
+
+class ProblemResponse(JSONResponse):
+    media_type = PROBLEM_JSON
+
+
+class ErrorResponse(BaseModel):
+    """The body of every error response: RFC 9457 problem details."""
+
+    type: str = Field(
+        description="The problem type, a URI reference: `/problems/{code}` (relative to this "
+        "API's address), or `about:blank` when the status says it all."
+    )
+    title: str = Field(description="A short summary of the problem type: the status's phrase.")
+    status: int = Field(description="The HTTP status code.")
     detail: str = Field(description="A human-readable explanation.")
     code: str = Field(description="A stable machine-readable error code.")
     errors: list[FieldError] | None = Field(
@@ -89,8 +114,60 @@ class InvalidInput(BlogError):
     detail = "Invalid input."
 
 
-def _body(detail: str, code: str, errors: list[FieldError] | None = None) -> dict[str, Any]:
-    return ErrorResponse(detail=detail, code=code, errors=errors).model_dump(exclude_none=True)
+# The code of an HTTP error that has none of its own: its type is ``about:blank``.
+HTTP_ERROR = "http_error"
+# The problems no BlogError class stands for: their status and what they mean.
+UNCLASSED_PROBLEMS: dict[str, tuple[int, str]] = {
+    "validation_error": (
+        422,
+        "The request's parameters or body are not valid: `errors` lists each field's "
+        "problem, `detail` the first.",
+    ),
+    "method_not_allowed": (
+        405,
+        "The path does not take this method: the `Allow` header lists those it does.",
+    ),
+    "database_unavailable": (
+        503,
+        "The database is unavailable; try again shortly (`Retry-After`, where given).",
+    ),
+    "internal_error": (
+        500,
+        "An unexpected server error. Its details are logged, never returned.",
+    ),
+}
+
+
+def problem_type(code: str) -> str:
+    """The ``type`` of the problems with this code."""
+    return "about:blank" if code == HTTP_ERROR else f"{PROBLEM_TYPE_PREFIX}{code}"
+
+
+@cache
+def problem_title(status_code: int) -> str:
+    """The ``title`` of a problem with this status."""
+    if status_code in _TITLES:
+        return _TITLES[status_code]
+    try:
+        return HTTPStatus(status_code).phrase
+    except ValueError:
+        return "Error"
+
+
+def _body(
+    status_code: int, detail: str, code: str, errors: list[FieldError] | None = None
+) -> dict[str, Any]:
+    """An :class:`ErrorResponse`, built as a dict (each error answer saves validating it)."""
+    body: dict[str, Any] = {
+        "type": problem_type(code),
+        "title": problem_title(status_code),
+        "status": status_code,
+        "detail": detail,
+        "code": code,
+    }
+    if errors:
+        body["errors"] = [error.model_dump() for error in errors]
+    return body
 
 
 def error_response(
@@ -100,9 +177,11 @@ def error_response(
     *,
     errors: list[FieldError] | None = None,
     headers: Mapping[str, str] | None = None,
-) -> JSONResponse:
-    """A JSON response in the one error shape."""
-    return JSONResponse(_body(detail, code, errors), status_code=status_code, headers=headers)
+) -> ProblemResponse:
+    """An ``application/problem+json`` response in the one error shape."""
+    return ProblemResponse(
+        _body(status_code, detail, code, errors), status_code=status_code, headers=headers
+    )
 
 
 _HTTP_CODES = {
@@ -135,7 +214,7 @@ Render = Callable[[Problem], Response]
 
 
 def render_problem(problem: Problem) -> Response:
-    """The native API's shape: ``{detail, code, errors?}``."""
+    """The native API's shape: ``{type, title, status, detail, code, errors?}``."""
     errors = [
         FieldError(loc=list(error["loc"]), msg=error["msg"], type=error["type"])
         for error in problem.field_errors
@@ -183,7 +262,7 @@ def _allowed_methods(request: Request) -> str | None:
 
 def _http_error(exc: Exception, request: Request) -> Problem:
     assert isinstance(exc, StarletteHTTPException)  # noqa: S101
-    code = _HTTP_CODES.get(exc.status_code, "http_error")
+    code = _HTTP_CODES.get(exc.status_code, HTTP_ERROR)
     headers = exc.headers
     if exc.status_code == status.HTTP_405_METHOD_NOT_ALLOWED and (
         allowed := _allowed_methods(request)
@@ -251,7 +330,7 @@ _PROBLEMS: tuple[tuple[type[Exception], Callable[[Exception, Request], Problem]]
 
 
 def install_error_handlers(app: FastAPI, render: Render = render_problem) -> None:
-    """Render every error, expected or not, in one JSON shape (never a stack trace).
+    """Render every error, expected or not, in one shape (never a stack trace).
 
     ``render`` is the API's dialect: the native shape by default; the RealWorld adapter
     passes its own ``{"errors": {...}}``.
@@ -267,7 +346,8 @@ def install_error_handlers(app: FastAPI, render: Render = render_problem) -> Non
 
 
 def responses(*status_codes: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses=`` entries documenting the error shape for these codes."""
+    """OpenAPI ``responses=`` entries documenting the error shape for these codes (as
+    ``application/problem+json`` once :func:`document_problems` is installed)."""
     descriptions = {
         400: "Malformed request body (e.g. not UTF-8).",
         401: "Missing, invalid or expired credentials.",
@@ -284,3 +364,27 @@ def responses(*status_codes: int) -> dict[int | str, dict[str, Any]]:
         code: {"model": ErrorResponse, "description": descriptions.get(code, "Error.")}
         for code in status_codes
     }
+
+
+def document_problems(app: FastAPI) -> None:
+    """Document every error answer of ``app``'s OpenAPI as ``application/problem+json``.
+
+    FastAPI files a ``responses=`` model under the route's own media type (JSON); the
+    document is generated once, then its 4xx and 5xx entries are moved to the media type
+    served.
+    """
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = generate()
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                for status_code, response in operation.get("responses", {}).items():
+                    content = response.get("content")
+                    if status_code[0] in "45" and content:
+                        response["content"] = {PROBLEM_JSON: next(iter(content.values()))}
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

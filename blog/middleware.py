@@ -5,7 +5,7 @@ from collections.abc import Callable
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from blog.errors import BlogError, Problem, Render, render_problem
+from blog.errors import PROBLEM_JSON, BlogError, Problem, Render, render_problem
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -15,6 +15,7 @@ SECURITY_HEADERS = {
 }
 # JSON answers never need scripts, styles or frames (the /docs page does, so it is spared).
 JSON_CSP = "default-src 'none'; frame-ancestors 'none'"
+JSON_MEDIA_TYPES = ("application/json", PROBLEM_JSON)
 
 
 class PayloadTooLarge(BlogError):
@@ -99,7 +100,7 @@ class SecurityHeaders:
                 headers = MutableHeaders(scope=message)
                 for name, value in SECURITY_HEADERS.items():
                     headers.setdefault(name, value)
-                if headers.get("content-type", "").startswith("application/json"):
+                if headers.get("content-type", "").startswith(JSON_MEDIA_TYPES):
                     headers.setdefault("Content-Security-Policy", JSON_CSP)
             await send(message)
 

@@ -73,7 +73,8 @@ class Settings(BaseSettings):
     public_url: str = Field(
         default="http://localhost:8000",
         description="Where this API is reached from outside: the sitemap index links its "
-        "child sitemaps under it (the Host header is never trusted for that).",
+        "child sitemaps under it, lists their pages (Link headers); the Host header is never "
+        "trusted for that.",
     )
     jobs_url: str = Field(
         default="sqlite:///./blog-jobs.db",

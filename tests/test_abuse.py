@@ -18,6 +18,7 @@ from blog.tenants.models import Tenant
 from blog.users.models import User
 from tests.conftest import free_port, serving, tenant_path
 from tests.factories import DEFAULT_PASSWORD
+from tests.problems import assert_problem
 
 MakeUser = Callable[..., User]
 
@@ -47,8 +48,7 @@ def login(client: TestClient, tenant: Tenant, username: str, password: str) -> h
 
 
 def assert_rate_limited(response: httpx.Response, window_seconds: int = 60) -> None:
-    assert response.status_code == 429, response.text
-    assert response.json()["code"] == "rate_limited"
+    assert_problem(response, 429, "rate_limited")
     assert 1 <= int(response.headers["Retry-After"]) <= window_seconds
 
 
@@ -183,7 +183,11 @@ def test_body_over_the_limit_is_413(strict_client: TestClient, tenant: Tenant) -
     response = strict_client.post(tenant_path(tenant, "/auth/register"), json=big)
 
     assert response.status_code == 413
+    assert response.headers["content-type"] == "application/problem+json"
     assert response.json() == {
+        "type": "/problems/payload_too_large",
+        "title": "Content Too Large",
+        "status": 413,
         "detail": "The request body is too large.",
         "code": "payload_too_large",
     }

@@ -265,6 +265,8 @@ ROUTE_POLICY: Final[dict[str, Policy]] = {
     "GET /health": PLATFORM,
     "GET /health/ready": PLATFORM,
     "GET /metrics": OPERATOR,
+    "GET /problems": PLATFORM,
+    "GET /problems/{code}": PLATFORM,
     "POST /api/v1/tenants": PLATFORM,
     "GET /api/v1/tenants/{tenant}": ANYONE,
     "PATCH /api/v1/tenants/{tenant}": ADMIN,
@@ -388,6 +390,9 @@ class Operation:
 
     @property
     def object_params(self) -> tuple[str, ...]:
+        """The ids of a blog's objects in the path (a platform route has none)."""
+        if not self.tenant_scoped:
+            return ()
         return tuple(name for name in self.path_params if name != "tenant")
 
 
@@ -497,6 +502,7 @@ class Objects:
     endpoint_id: str = ""  # a webhook endpoint of the blog
     delivery_id: str = ""  # a (delivered) delivery to that endpoint
     key_id: str = ""  # a content key of the blog
+    code: str = "not_found"  # a problem type: platform documentation, no blog's object
 
     def fill(self, template: str) -> str:
         def value(match: re.Match[str]) -> str:

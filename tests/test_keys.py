@@ -24,7 +24,13 @@ from tests.factories import ApiKeyFactory, PostFactory, plain_key
 
 UserMaker = Callable[..., User]
 AuthHeaders = Callable[[User], dict[str, str]]
-INVALID_KEY = {"code": "invalid_token", "detail": "Invalid or revoked API key."}
+INVALID_KEY = {
+    "type": "/problems/invalid_token",
+    "title": "Unauthorized",
+    "status": 401,
+    "detail": "Invalid or revoked API key.",
+    "code": "invalid_token",
+}
 
 
 def key_header(key: str) -> dict[str, str]:

@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from blog.app import create_app
 from blog.database import create_db_engine
 from blog.settings import Settings
+from tests.problems import assert_problem
 
 UNREACHABLE = {
     "sqlite": "sqlite:////nonexistent-directory/blog.db",
@@ -41,9 +42,8 @@ def test_ready_when_database_answers(client: TestClient) -> None:
 def test_not_ready_when_database_is_gone(dead_database_client: TestClient) -> None:
     response = dead_database_client.get("/health/ready")
 
-    assert response.status_code == 503
-    assert response.json()["code"] == "database_unavailable"
-    assert "detail" in response.json()
+    body = assert_problem(response, 503, "database_unavailable")
+    assert body["detail"] == "The database is not reachable."
 
 
 def test_api_answers_503_json_when_database_is_gone(dead_database_client: TestClient) -> None:
@@ -60,7 +60,13 @@ def test_unknown_route_and_method_use_the_error_shape(client: TestClient) -> Non
     wrong_method = client.delete("/health")
 
     assert missing.status_code == 404
-    assert missing.json() == {"detail": "Not Found", "code": "not_found"}
+    assert missing.json() == {
+        "type": "/problems/not_found",
+        "title": "Not Found",
+        "status": 404,
+        "detail": "Not Found",
+        "code": "not_found",
+    }
     assert wrong_method.status_code == 405
     assert wrong_method.json()["code"] == "method_not_allowed"
 
@@ -91,7 +97,14 @@ def test_unexpected_errors_are_500_json_without_details(app: FastAPI) -> None:
         response = client.get("/boom")
 
     assert response.status_code == 500
-    assert response.json() == {"detail": "Internal server error.", "code": "internal_error"}
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json() == {
+        "type": "/problems/internal_error",
+        "title": "Internal Server Error",
+        "status": 500,
+        "detail": "Internal server error.",
+        "code": "internal_error",
+    }
 
 
 def test_malformed_json_is_422(client: TestClient) -> None:
@@ -134,7 +147,7 @@ def test_openapi_documents_errors_and_bearer_auth(client: TestClient) -> None:
         for method, operation in operations.items():
             for status, response in operation["responses"].items():
                 if status.startswith(("4", "5")):
-                    ref = response["content"]["application/json"]["schema"]["$ref"]
+                    ref = response["content"]["application/problem+json"]["schema"]["$ref"]
                     assert ref.endswith("/ErrorResponse"), (method, path, status)
 
 

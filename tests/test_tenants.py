@@ -103,7 +103,13 @@ def test_unknown_tenant_is_404(client: TestClient) -> None:
     response = client.get("/api/v1/tenants/nope")
 
     assert response.status_code == 404
-    assert response.json() == {"detail": "No such tenant.", "code": "tenant_not_found"}
+    assert response.json() == {
+        "type": "/problems/tenant_not_found",
+        "title": "Not Found",
+        "status": 404,
+        "detail": "No such tenant.",
+        "code": "tenant_not_found",
+    }
 
 
 def test_admin_closes_registration(

@@ -10,7 +10,7 @@ from blog.database import SessionDep
 from blog.errors import responses
 from blog.keys import service
 from blog.keys.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyPage, ApiKeyRead
-from blog.pagination import PageDep
+from blog.pagination import PAGE_HEADERS, PageDep, PageHeadersDep
 from blog.tenants.dependencies import TenantDep
 
 router = APIRouter(prefix="/keys", tags=["keys"])
@@ -35,10 +35,14 @@ def create_key(
     return ApiKeyCreated(**ApiKeyRead.model_validate(key).model_dump(), key=text)
 
 
-@router.get("", responses=responses(401, 403), summary="The blog's API keys (admins)")
-def list_keys(_admin: AdminUser, session: SessionDep, page: PageDep) -> ApiKeyPage:
+@router.get(
+    "", responses=responses(401, 403) | PAGE_HEADERS, summary="The blog's API keys (admins)"
+)
+def list_keys(
+    _admin: AdminUser, session: SessionDep, page: PageDep, headers: PageHeadersDep
+) -> ApiKeyPage:
     keys, total = service.list_keys(session, params=page)
-    return ApiKeyPage.of(keys, total, page)
+    return headers(ApiKeyPage.of(keys, total, page))
 
 
 @router.delete(

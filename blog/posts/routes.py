@@ -19,7 +19,13 @@ from blog.cache import found_version
 from blog.database import SessionDep, in_thread
 from blog.errors import responses
 from blog.keys.dependencies import KeyCallerDep
-from blog.pagination import PageDep, PageParams
+from blog.pagination import (
+    PAGE_HEADERS,
+    PageDep,
+    PageHeaders,
+    PageHeadersDep,
+    PageParams,
+)
 from blog.posts import listing as posts_listing
 from blog.posts import service
 from blog.posts.dependencies import EditablePost, PathComment, VisiblePost, ensure_may_list
@@ -89,11 +95,12 @@ def _summaries(
     *,
     viewer: User | None,
     page: PageParams,
+    headers: PageHeaders,
     shareable: bool,
     snippets: bool = False,
 ) -> Response:
-    """A page of posts for the caller: favorite marks put into a body every reader shares.
-    ``snippets``: the items carry the search's (null without ``q``)."""
+    """A page of posts for the caller, with its page headers: favorite marks put into a body
+    every reader shares. ``snippets``: the items carry the search's (null without ``q``)."""
     ids = [item["id"] for item in listing.items]
     favorited = posts_listing.favorited_among(session, viewer=viewer, post_ids=ids)
     items: list[dict[str, Any]] = [
@@ -110,13 +117,17 @@ def _summaries(
         "next": listing.next,
     }
     marks = {Mark(MarkKind.favorited, post_id) for post_id in favorited}
-    return shared_response(request, content, marks=marks, shareable=shareable)
+    response = shared_response(request, content, marks=marks, shareable=shareable)
+    headers.cursor_page(
+        response, total=listing.total, limit=page.limit, offset=page.offset, next=listing.next
+    )
+    return response
 
 
 @router.get(
     "/posts",
     response_model=PostPage,
-    responses=responses(401, 422),
+    responses=responses(401, 422) | PAGE_HEADERS,
     openapi_extra=TOKEN_OPTIONAL,
     summary="List posts, newest first, or search them (best match first)",
 )
@@ -127,6 +138,7 @@ def list_posts(
     key: KeyCallerDep,
     session: SessionDep,
     page: PageDep,
+    headers: PageHeadersDep,
     status: Annotated[
         PostStatus,
         Query(description="`draft` or `scheduled`: your own (editors: everyone's); needs a token."),
@@ -172,6 +184,7 @@ def list_posts(
         listing,
         viewer=viewer,
         page=page,
+        headers=headers,
         shareable=posts_filter.public,
         snippets=True,
     )
@@ -230,13 +243,15 @@ def delete_post(post: EditablePost, session: SessionDep) -> None:
 
 @router.get(
     "/posts/{post_id}/comments",
-    responses=responses(401),
+    responses=responses(401) | PAGE_HEADERS,
     openapi_extra=TOKEN_OPTIONAL,
     summary="Comments, oldest first",
 )
-def list_comments(post: VisiblePost, session: SessionDep, page: PageDep) -> CommentPage:
+def list_comments(
+    post: VisiblePost, session: SessionDep, page: PageDep, headers: PageHeadersDep
+) -> CommentPage:
     comments, total = service.list_comments(session, post=post, params=page)
-    return CommentPage.of(comments, total, page)
+    return headers(CommentPage.of(comments, total, page))
 
 
 @router.post(
@@ -264,10 +279,10 @@ def delete_comment(
     service.delete_comment(session, post=post, comment=comment, actor=actor)
 
 
-@router.get("/tags", summary="Tags of published posts, most used first")
-def list_tags(session: SessionDep, page: PageDep) -> TagCountPage:
+@router.get("/tags", responses=PAGE_HEADERS, summary="Tags of published posts, most used first")
+def list_tags(session: SessionDep, page: PageDep, headers: PageHeadersDep) -> TagCountPage:
     rows, total = service.list_tags(session, params=page)
-    return TagCountPage.of(rows, total, page)
+    return headers(TagCountPage.of(rows, total, page))
 
 
 @router.get(
@@ -294,16 +309,23 @@ def read_user_with_posts(
 @router.get(
     "/feed",
     response_model=FeedPage,
-    responses=responses(401),
+    responses=responses(401) | PAGE_HEADERS,
     summary="Posts of the authors you follow",
 )
 def feed(
-    request: Request, viewer: CurrentUser, session: SessionDep, page: PageDep, after: Cursor = None
+    request: Request,
+    viewer: CurrentUser,
+    session: SessionDep,
+    page: PageDep,
+    headers: PageHeadersDep,
+    after: Cursor = None,
 ) -> Response:
     listing = posts_listing.list_posts(
         session, filter=PostFilter(followed_by=viewer.id), viewer=viewer, page=page, after=after
     )
-    return _summaries(request, session, listing, viewer=viewer, page=page, shareable=False)
+    return _summaries(
+        request, session, listing, viewer=viewer, page=page, headers=headers, shareable=False
+    )
 
 
 @router.post(

@@ -18,7 +18,7 @@ from blog.auth.schemas import PasswordChange, SessionRead
 from blog.database import SessionDep
 from blog.dependencies import AuthConfigDep
 from blog.errors import responses
-from blog.pagination import PageDep
+from blog.pagination import PAGE_HEADERS, PageDep, PageHeadersDep
 from blog.schemas import NoNul
 from blog.tenants.dependencies import TenantDep
 from blog.users import service
@@ -136,11 +136,16 @@ def delete_me(user: CurrentUser, session: SessionDep) -> None:
     service.delete_user(session, actor=user, target=user)
 
 
-@router.get("", responses=responses(401, 403, 404, 422), summary="List accounts (admins)")
+@router.get(
+    "",
+    responses=responses(401, 403, 404, 422) | PAGE_HEADERS,
+    summary="List accounts (admins)",
+)
 def list_users(
     _admin: MembersReader,
     session: SessionDep,
     page: PageDep,
+    headers: PageHeadersDep,
     q: Annotated[
         str | None,
         Query(max_length=100, description="Matches name, username or email."),
@@ -148,7 +153,7 @@ def list_users(
     ] = None,
 ) -> UserPage:
     users, total = service.list_users(session, params=page, q=q)
-    return UserPage.of(users, total, page)
+    return headers(UserPage.of(users, total, page))
 
 
 @router.get("/{user_id}", responses=responses(404, 422), summary="A public profile")

@@ -8,7 +8,7 @@ from blog.auth.dependencies import WebhooksManager
 from blog.database import SessionDep
 from blog.dependencies import SettingsDep
 from blog.errors import responses
-from blog.pagination import PageDep
+from blog.pagination import PAGE_HEADERS, PageDep, PageHeadersDep
 from blog.tenants.dependencies import TenantDep
 from blog.webhooks import service
 from blog.webhooks.dependencies import PathDelivery, PathEndpoint
@@ -57,10 +57,16 @@ def create_endpoint(
     return EndpointWithSecret.model_validate(endpoint)
 
 
-@router.get("", responses=responses(401, 403), summary="The blog's webhook endpoints (admins)")
-def list_endpoints(_admin: WebhooksManager, session: SessionDep, page: PageDep) -> EndpointPage:
+@router.get(
+    "",
+    responses=responses(401, 403) | PAGE_HEADERS,
+    summary="The blog's webhook endpoints (admins)",
+)
+def list_endpoints(
+    _admin: WebhooksManager, session: SessionDep, page: PageDep, headers: PageHeadersDep
+) -> EndpointPage:
     items, total = service.list_endpoints(session, params=page)
-    return EndpointPage.of(items, total, page)
+    return headers(EndpointPage.of(items, total, page))
 
 
 @router.get(
@@ -124,19 +130,20 @@ def ping(endpoint: PathEndpoint, session: SessionDep) -> DeliveryRead:
 
 @router.get(
     "/{endpoint_id}/deliveries",
-    responses=responses(401, 403, 404),
+    responses=responses(401, 403, 404) | PAGE_HEADERS,
     summary="An endpoint's deliveries, newest first (admins)",
 )
 def list_deliveries(
     endpoint: PathEndpoint,
     session: SessionDep,
     page: PageDep,
+    headers: PageHeadersDep,
     response: Response,
     status: Annotated[DeliveryStatus | None, Query(description="Only these.")] = None,
 ) -> DeliveryPage:
     response.headers["Cache-Control"] = NO_STORE  # attempts move no blog version
     items, total = service.list_deliveries(session, endpoint=endpoint, params=page, status=status)
-    return DeliveryPage.of(items, total, page)
+    return headers(DeliveryPage.of(items, total, page))
 
 
 @router.get(
