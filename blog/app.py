@@ -30,7 +30,7 @@ from blog.keys import routes as key_routes
 from blog.keys.dependencies import get_key_caller
 from blog.mail import Mailer
 from blog.middleware import BodySizeLimit, SecurityHeaders
-from blog.observability import metrics
+from blog.observability import metrics, tracing
 from blog.observability.middleware import REQUEST_ID_HEADER, RequestLog
 from blog.openapi import operation_id
 from blog.posts import routes as post_routes
@@ -134,6 +134,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         description=API_DESCRIPTION,
         lifespan=lifespan,
         responses=APP_RESPONSES,
+        telemetry=tracing.telemetry_config(),
     )
     app.state.settings = settings
     app.state.engine = engine

@@ -16,6 +16,7 @@ about, before it knows the id), and every query names the blog.
 import asyncio
 import uuid
 from collections.abc import Collection, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
@@ -27,7 +28,7 @@ from sqlalchemy.engine import Engine
 
 from blog.cache.versions import TenantVersion
 from blog.database import create_lookup_engine
-from blog.observability import metrics
+from blog.observability import metrics, tracing
 from blog.shared import Mark, MarkKind
 from blog.tenants.models import Tenant
 
@@ -221,6 +222,23 @@ class PostgresLookups(_Lookups):
         # them: one set per loop (a server has one; a test may drive several).
         self.pools: WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopPool] = WeakKeyDictionary()
         self.rows = _Rows()
+        self.tracer = tracing.tracer(__name__)  # its statements are not SQLAlchemy's
+
+    def _span(
+        self, statements: tuple[tuple[str, tuple[Any, ...]], ...]
+    ) -> AbstractContextManager[Any]:
+        if self.tracer is None:
+            return nullcontext()
+        from opentelemetry.trace import SpanKind
+
+        return self.tracer.start_as_current_span(
+            "cache lookup",
+            kind=SpanKind.CLIENT,
+            attributes={
+                "db.system": "postgresql",
+                "db.statement": "; ".join(sql for sql, _ in statements),
+            },
+        )
 
     def _pool(self) -> "_LoopPool":
         loop = asyncio.get_running_loop()
@@ -234,25 +252,26 @@ class PostgresLookups(_Lookups):
         binds a blog for it), pipelined: one round trip. BEGIN and COMMIT go as statements:
         psycopg's ``transaction()`` block cost as much again per lookup."""
         pool = self._pool()
-        async with pool.slots:
-            connection = pool.idle.pop() if pool.idle else None
-            try:
-                async with asyncio.timeout(LOOKUP_TIMEOUT_S):  # a silent network: no cache
-                    if connection is None:
-                        connection = await psycopg.AsyncConnection.connect(  # raw-sql: platform
-                            self.conninfo, autocommit=True
-                        )
-                    async with connection.pipeline():
-                        await connection.execute("BEGIN")
-                        for sql, params in statements:
-                            cursor = await connection.execute(sql, params)  # raw-sql: bound
-                        await connection.execute("COMMIT")
-                    rows = await cursor.fetchall()
-            except (psycopg.Error, TimeoutError):
-                if connection is not None:
-                    await connection.close()
-                raise sa.exc.OperationalError(statements[-1][0], (), None) from None  # type: ignore[arg-type]
-            pool.idle.append(connection)
+        with self._span(statements):
+            async with pool.slots:
+                connection = pool.idle.pop() if pool.idle else None
+                try:
+                    async with asyncio.timeout(LOOKUP_TIMEOUT_S):  # a silent network: no cache
+                        if connection is None:
+                            connection = await psycopg.AsyncConnection.connect(  # raw-sql: platform
+                                self.conninfo, autocommit=True
+                            )
+                        async with connection.pipeline():
+                            await connection.execute("BEGIN")
+                            for sql, params in statements:
+                                cursor = await connection.execute(sql, params)  # raw-sql: bound
+                            await connection.execute("COMMIT")
+                        rows = await cursor.fetchall()
+                except (psycopg.Error, TimeoutError):
+                    if connection is not None:
+                        await connection.close()
+                    raise sa.exc.OperationalError(statements[-1][0], (), None) from None  # type: ignore[arg-type]
+                pool.idle.append(connection)
         return rows
 
     async def _version(self, slug: str) -> tuple[Any, int] | None:
