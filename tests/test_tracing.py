@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind
 
 from blog.app import create_app
-from blog.database import create_db_engine
+from blog.database import create_db_engine, utcnow
+from blog.jobs.runner import run_due
 from blog.observability import tracing
 from blog.settings import Settings
 from blog.tenants.models import Tenant
@@ -125,6 +127,37 @@ def test_a_write_is_traced_under_its_request(
     by_id = {span.context.span_id: span for span in spans}
     assert server in ancestors(inserts[0], by_id)
     assert "zymurgy" not in attribute_values(spans)  # the body is a parameter, not recorded
+
+
+def test_a_job_is_one_trace_with_its_sql_spans(
+    traced: TracedClient, settings: Settings, tenant: Tenant, user: Callable[..., User]
+) -> None:
+    client, exporter = traced
+    at = utcnow() + timedelta(minutes=10)
+    response = client.post(
+        tenant_path(tenant, "/posts"),
+        json={
+            "title": "Later",
+            "body": "Soon.",
+            "status": "scheduled",
+            "published_at": at.isoformat(),
+        },
+        headers=bearer(client, user()),
+    )
+    assert response.status_code == 201, response.text
+    exporter.clear()
+
+    engine = client.app.state.engine  # type: ignore[attr-defined]
+    assert run_due(engine, settings, now=at + timedelta(seconds=1)) == 1
+
+    spans = list(exporter.get_finished_spans())
+    (job,) = [span for span in spans if span.name == "job"]
+    assert job.parent is None
+    job_trace = [span for span in spans if span.context.trace_id == job.context.trace_id]
+    statements = " ".join(
+        str((span.attributes or {}).get("db.statement", "")) for span in job_trace
+    )
+    assert "UPDATE posts" in statements  # the publishing, under the job
 
 
 @pytest.mark.parametrize(

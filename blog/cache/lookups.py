@@ -16,7 +16,6 @@ about, before it knows the id), and every query names the blog.
 import asyncio
 import uuid
 from collections.abc import Collection, Sequence
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
@@ -224,22 +223,6 @@ class PostgresLookups(_Lookups):
         self.rows = _Rows()
         self.tracer = tracing.tracer(__name__)  # its statements are not SQLAlchemy's
 
-    def _span(
-        self, statements: tuple[tuple[str, tuple[Any, ...]], ...]
-    ) -> AbstractContextManager[Any]:
-        if self.tracer is None:
-            return nullcontext()
-        from opentelemetry.trace import SpanKind
-
-        return self.tracer.start_as_current_span(
-            "cache lookup",
-            kind=SpanKind.CLIENT,
-            attributes={
-                "db.system": "postgresql",
-                "db.statement": "; ".join(sql for sql, _ in statements),
-            },
-        )
-
     def _pool(self) -> "_LoopPool":
         loop = asyncio.get_running_loop()
         pool = self.pools.get(loop)
@@ -252,7 +235,12 @@ class PostgresLookups(_Lookups):
         binds a blog for it), pipelined: one round trip. BEGIN and COMMIT go as statements:
         psycopg's ``transaction()`` block cost as much again per lookup."""
         pool = self._pool()
-        with self._span(statements):
+        with tracing.span(
+            self.tracer,
+            "cache lookup",
+            _span_attributes(statements) if self.tracer else {},
+            client=True,
+        ):
             async with pool.slots:
                 connection = pool.idle.pop() if pool.idle else None
                 try:
@@ -302,6 +290,11 @@ class PostgresLookups(_Lookups):
         pool = self.pools.pop(asyncio.get_running_loop(), None)
         while pool is not None and pool.idle:
             await pool.idle.pop().close()
+
+
+def _span_attributes(statements: Sequence[tuple[str, tuple[Any, ...]]]) -> dict[str, str]:
+    """The statements, without their parameters."""
+    return {"db.system": "postgresql", "db.statement": "; ".join(sql for sql, _ in statements)}
 
 
 @dataclass(slots=True)

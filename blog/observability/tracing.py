@@ -16,8 +16,9 @@ exporter's ``OTEL_EXPORTER_OTLP_*`` and the batch processor's ``OTEL_BSP_*``.
 
 import os
 from collections.abc import Mapping
+from contextlib import AbstractContextManager, nullcontext
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from fastapi.telemetry import TelemetryConfig
@@ -103,8 +104,22 @@ def telemetry_config() -> "TelemetryConfig":
 
 
 def tracer(name: str) -> "Tracer | None":
-    """A tracer for statements that bypass SQLAlchemy (None when tracing is off)."""
+    """A tracer for work no instrumentation sees (None when tracing is off): hold it and
+    open spans with :func:`span`."""
     return tracer_provider().get_tracer(name) if enabled() else None
+
+
+def span(
+    tracer: "Tracer | None", name: str, attributes: dict[str, str], *, client: bool = False
+) -> AbstractContextManager[Any]:
+    """A span of ``tracer`` around a block, the current one inside it; nothing when
+    tracing is off. ``client``: a call to another service (the database)."""
+    if tracer is None:
+        return nullcontext()
+    from opentelemetry.trace import SpanKind
+
+    kind = SpanKind.CLIENT if client else SpanKind.INTERNAL
+    return tracer.start_as_current_span(name, kind=kind, attributes=attributes)
 
 
 def traced(engine: "Engine") -> "Engine":
