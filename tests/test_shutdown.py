@@ -6,11 +6,8 @@ The request in flight is a new blog whose INSERT waits for a lock this test hold
 write lock; on PostgreSQL a lock on the tenants table), released when the test says.
 """
 
-import os
 import signal
 import sqlite3
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -24,7 +21,7 @@ from sqlalchemy.engine import Engine, make_url
 
 from blog.settings import Settings
 from blog.shutdown import ShutdownSignal
-from tests.conftest import free_port
+from tests.blog_serve import Server
 
 SLUG = "slow-blog"
 SIGN_UP = {
@@ -34,55 +31,13 @@ SIGN_UP = {
 }
 
 
-class Server:
-    """A ``blog serve`` process on a free port of loopback."""
-
-    def __init__(self, settings: Settings, shutdown_seconds: int, log: Path) -> None:
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        environ = {
-            name: value
-            for name, value in os.environ.items()
-            if not name.startswith(("BLOG_", "OTEL_"))
-        }
-        self.log = log
-        self.process = subprocess.Popen(  # noqa: S603 - our own CLI, fixed arguments
-            [sys.executable, "-m", "blog", "serve", "--port", str(self.port)],
-            env={
-                **environ,
-                "BLOG_DATABASE_URL": settings.database_url,
-                "BLOG_SECRET_KEY": settings.secret_key.get_secret_value(),
-                "BLOG_ENVIRONMENT": "test",
-                "BLOG_BCRYPT_ROUNDS": "4",
-                "BLOG_RATE_LIMITS_ENABLED": "false",
-                "BLOG_JOBS_URL": "memory://",
-                "BLOG_SHUTDOWN_SECONDS": str(shutdown_seconds),
-            },
-            stdout=log.open("w"),
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + 30
-        while True:
-            assert self.process.poll() is None, self.log.read_text()
-            assert time.monotonic() < deadline, "blog serve did not start"
-            try:
-                if httpx.get(f"{self.base}/health", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                time.sleep(0.1)
-
-    def terminate(self) -> float:
-        """Send SIGTERM; the time it was sent."""
-        self.process.send_signal(signal.SIGTERM)
-        return time.monotonic()
-
-
 @pytest.fixture
 def serve(settings: Settings, engine: Engine, tmp_path: Path) -> Iterator[Callable[[int], Server]]:
     servers: list[Server] = []
 
     def start(shutdown_seconds: int) -> Server:
-        servers.append(Server(settings, shutdown_seconds, tmp_path / f"serve{len(servers)}.log"))
+        log = tmp_path / f"serve{len(servers)}.log"
+        servers.append(Server(settings, log, shutdown_seconds=shutdown_seconds))
         return servers[-1]
 
     yield start

@@ -5,16 +5,21 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
+from sqlalchemy.engine import Engine
 
 from blog.app import create_app
 from blog.database import create_db_engine, utcnow
@@ -23,6 +28,7 @@ from blog.observability import tracing
 from blog.settings import Settings
 from blog.tenants.models import Tenant
 from blog.users.models import User
+from tests.blog_serve import Server
 from tests.conftest import tenant_path
 from tests.factories import PostFactory
 
@@ -239,3 +245,53 @@ def test_off_nothing_is_imported_or_traced(otel: dict[str, str], tmp_path: Path)
 def test_an_unknown_exporter_is_named() -> None:
     with pytest.raises(ValueError, match="OTEL_TRACES_EXPORTER=zipkin"):
         tracing._exporters("zipkin")
+
+
+class Collector(BaseHTTPRequestHandler):
+    """An OTLP/HTTP collector that keeps what it is sent."""
+
+    received: list[tuple[str, bytes]]
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.received.append((self.path, body))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-protobuf")
+        self.end_headers()
+
+    def log_message(self, *_: object) -> None:
+        pass
+
+
+def test_blog_serve_exports_to_the_otlp_endpoint(
+    settings: Settings, engine: Engine, tenant: Tenant, tmp_path: Path
+) -> None:
+    """The deployment's way: OTEL_EXPORTER_OTLP_ENDPOINT set, nothing else."""
+    received: list[tuple[str, bytes]] = []
+    handler = type("Handler", (Collector,), {"received": received})
+    collector = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=collector.serve_forever, daemon=True).start()
+    try:
+        server = Server(
+            settings,
+            tmp_path / "serve.log",
+            OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{collector.server_port}",
+            OTEL_SERVICE_NAME="blog-test",
+        )
+        assert httpx.get(f"{server.base}{tenant_path(tenant, '/posts')}").status_code == 200
+        server.terminate()  # a graceful stop sends what is batched
+        assert server.process.wait(timeout=30) == 0, server.log.read_text()
+    finally:
+        collector.shutdown()
+
+    spans = []
+    for path, body in received:
+        assert path == "/v1/traces"
+        export = ExportTraceServiceRequest.FromString(body)
+        for resource_spans in export.resource_spans:
+            service = {a.key: a.value.string_value for a in resource_spans.resource.attributes}
+            assert service["service.name"] == "blog-test"
+            spans += [span for scope in resource_spans.scope_spans for span in scope.spans]
+    (request,) = [span for span in spans if span.name == "GET /api/v1/tenants/{tenant}/posts"]
+    in_request = [span for span in spans if span.trace_id == request.trace_id]
+    assert any(span.name.startswith("SELECT") for span in in_request)
