@@ -6,17 +6,19 @@ but it tells the app only after them, in the lifespan's shutdown. Readiness must
 at once, so the app puts a handler of its own in front of the server's: it notes the
 shutdown, then hands the signal on.
 
-The same handler starts the deadline (``BLOG_SHUTDOWN_SECONDS``): a process still shutting
-down then stops at once, as an orchestrator's SIGKILL would, and the database rolls back
-whatever its requests had not committed. Not uvicorn's own timeout: it cancels the requests'
-tasks but not their threads, and a thread still using a session whose connection the
-shutdown closes can crash the process (seen: a segmentation fault on SQLite).
+The same handler starts the deadline (``BLOG_SHUTDOWN_SECONDS``): a process not gone by
+then stops at once, as an orchestrator's SIGKILL would, whatever it is still doing (requests,
+the app's shutdown, the last export of traces), and the database rolls back what was not
+committed. Not uvicorn's own timeout: it cancels the requests' tasks but not their threads,
+and a thread still using a session whose connection the shutdown closes can crash the
+process (seen: a segmentation fault on SQLite).
 """
 
 import logging
 import os
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
@@ -25,7 +27,7 @@ from typing import Any
 logger = logging.getLogger(__name__)
 
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
-# The exit status of a shutdown that ran out of time (requests were cut).
+# The exit status of a shutdown that ran out of time (what still ran was cut).
 CUT_SHORT = 1
 
 Handler = Callable[[int, FrameType | None], Any]
@@ -34,10 +36,11 @@ Handler = Callable[[int, FrameType | None], Any]
 class ShutdownSignal:
     """Whether a stop signal has reached the server this app runs in."""
 
-    def __init__(self, *, deadline_seconds: float) -> None:
+    def __init__(self, *, deadline_seconds: float | None) -> None:
+        """``deadline_seconds``: from the signal to the process's end, at most (None: no
+        deadline)."""
         self.deadline_seconds = deadline_seconds
         self._received = threading.Event()
-        self._finished = threading.Event()
 
     @property
     def received(self) -> bool:
@@ -49,7 +52,7 @@ class ShutdownSignal:
     @contextmanager
     def watching(self) -> Iterator[None]:
         """While inside, SIGTERM and SIGINT are noted (and the deadline starts) before the
-        server's own handler runs; leaving means the shutdown finished in time.
+        server's own handler runs.
 
         Only where a server handles them (a Python handler is installed, as uvicorn's is in
         each worker) and in the main thread, where signal handlers live; elsewhere (a test's
@@ -68,27 +71,30 @@ class ShutdownSignal:
             self.set()
             servers[signal.Signals(signum)](signum, frame)
 
-        # Started now, not in the handler: a signal handler should only flip a flag.
-        threading.Thread(
-            target=self._stop_at_deadline, name="shutdown-deadline", daemon=True
-        ).start()
+        if self.deadline_seconds is not None and servers:
+            # Started now, not in the handler: a signal handler should only flip a flag.
+            # A daemon: it runs until the interpreter's very end (atexit included).
+            threading.Thread(
+                target=self._stop_at_deadline,
+                args=(self.deadline_seconds,),
+                name="shutdown-deadline",
+                daemon=True,
+            ).start()
         for number in servers:
             signal.signal(number, note_then_hand_on)
         try:
             yield
         finally:
-            self._finished.set()
             for number, handler in servers.items():
                 if signal.getsignal(number) is note_then_hand_on:
                     signal.signal(number, handler)
 
-    def _stop_at_deadline(self) -> None:
+    def _stop_at_deadline(self, seconds: float) -> None:
         self._received.wait()
-        if self._finished.wait(self.deadline_seconds):
-            return
+        time.sleep(seconds)
         logger.error(
-            "still shutting down %s s after the signal: stopping now; requests in flight are"
-            " cut and the database rolls back what they had not committed",
-            self.deadline_seconds,
+            "not stopped %s s after the signal: stopping now; what still runs is cut, and the"
+            " database rolls back what it had not committed",
+            seconds,
         )
         os._exit(CUT_SHORT)
