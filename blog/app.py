@@ -30,12 +30,13 @@ from blog.keys import routes as key_routes
 from blog.keys.dependencies import get_key_caller
 from blog.mail import Mailer
 from blog.middleware import BodySizeLimit, SecurityHeaders
-from blog.observability import metrics
+from blog.observability import metrics, tracing
 from blog.observability.middleware import REQUEST_ID_HEADER, RequestLog
 from blog.openapi import operation_id
 from blog.posts import routes as post_routes
 from blog.ratelimit import RateLimiter
 from blog.settings import Settings, get_settings
+from blog.shutdown import ShutdownSignal
 from blog.tenants import routes as tenant_routes
 from blog.tenants.dependencies import get_tenant
 from blog.users import routes as user_routes
@@ -118,10 +119,13 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         retry_delay_seconds=settings.background_retry_seconds,
     )
 
+    shutdown = ShutdownSignal(deadline_seconds=settings.shutdown_seconds)
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        _check_row_level_security(engine, settings)
-        yield
+        with shutdown.watching():  # readiness answers 503 from the signal on
+            _check_row_level_security(engine, settings)
+            yield
         # Jobs may still use the database: they finish (or give up) before it goes.
         await run_in_threadpool(background.close, SHUTDOWN_BACKGROUND_SECONDS)
         engine.dispose()
@@ -134,9 +138,11 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         description=API_DESCRIPTION,
         lifespan=lifespan,
         responses=APP_RESPONSES,
+        telemetry=tracing.telemetry_config(),
     )
     app.state.settings = settings
     app.state.engine = engine
+    app.state.shutdown = shutdown
     app.state.background = background
     app.state.mailer = mailer = Mailer(settings, background)
     app.state.auth = auth = build_auth_config(settings, mailer)

@@ -17,6 +17,8 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from sqlmodel import Session, SQLModel
 from starlette.concurrency import run_in_threadpool
 
+from blog.observability import tracing
+
 # Stable constraint names, so migrations can refer to (and drop) them.
 SQLModel.metadata.naming_convention = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -144,6 +146,7 @@ def create_db_engine(url: str, *, echo: bool = False, lookup: bool = False) -> E
     never wait for a connection a request holds while it waits for them. Each connection
     serves one caller at a time: a pool of one connection per thread would close another
     thread's connection, mid-query, once more threads than its size used it (a crash).
+    Its statements are traced when the ``OTEL_*`` variables ask (blog.observability.tracing).
     """
     url = normalize_database_url(url)
     if url.startswith("sqlite"):
@@ -165,8 +168,8 @@ def create_db_engine(url: str, *, echo: bool = False, lookup: bool = False) -> E
         sa.event.listen(engine, "connect", _sqlite_connect)
         if not lookup:  # lookups only read
             sa.event.listen(engine, "before_cursor_execute", _sqlite_begin_before_write)
-        return engine
-    return sa.create_engine(
+        return tracing.traced(engine)
+    engine = sa.create_engine(
         url,
         echo=echo,
         hide_parameters=True,
@@ -176,6 +179,7 @@ def create_db_engine(url: str, *, echo: bool = False, lookup: bool = False) -> E
         pool_timeout=10,
         connect_args={"connect_timeout": POSTGRES_CONNECT_TIMEOUT_S},
     )
+    return tracing.traced(engine)
 
 
 def create_lookup_engine(engine: Engine) -> Engine:

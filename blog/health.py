@@ -22,9 +22,15 @@ def live() -> Health:
 
 
 @router.get(
-    "/health/ready", responses=responses(503), summary="The database answers", response_model=Health
+    "/health/ready",
+    responses=responses(503),
+    summary="The database answers, and the server is not shutting down",
+    response_model=Health,
 )
 def ready(request: Request) -> Health | JSONResponse:
+    if request.app.state.shutdown.received:
+        # In flight requests still finish; a load balancer should send no more.
+        return error_response(503, "The server is shutting down.", "shutting_down")
     try:
         with request.app.state.engine.connect() as connection:
             connection.execute(sa.text("SELECT 1"))

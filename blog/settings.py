@@ -99,6 +99,12 @@ class Settings(BaseSettings):
         description="Let webhooks reach loopback, private and other internal addresses"
         " (development and tests only: it opens the door to SSRF).",
     )
+    shutdown_seconds: float = Field(
+        default=20,
+        gt=0,
+        description="On SIGTERM, how long the server may take to stop: requests in flight"
+        " finish meanwhile; past it they are cut (their transactions roll back).",
+    )
     background_queue_size: int = Field(default=1000, gt=0)
     background_retry_seconds: float = Field(default=2, ge=0)
     # GET /metrics: for these addresses only, and with this bearer token when it is set

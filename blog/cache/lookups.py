@@ -27,7 +27,7 @@ from sqlalchemy.engine import Engine
 
 from blog.cache.versions import TenantVersion
 from blog.database import create_lookup_engine
-from blog.observability import metrics
+from blog.observability import metrics, tracing
 from blog.shared import Mark, MarkKind
 from blog.tenants.models import Tenant
 
@@ -221,6 +221,7 @@ class PostgresLookups(_Lookups):
         # them: one set per loop (a server has one; a test may drive several).
         self.pools: WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopPool] = WeakKeyDictionary()
         self.rows = _Rows()
+        self.tracer = tracing.tracer(__name__)  # its statements are not SQLAlchemy's
 
     def _pool(self) -> "_LoopPool":
         loop = asyncio.get_running_loop()
@@ -234,25 +235,31 @@ class PostgresLookups(_Lookups):
         binds a blog for it), pipelined: one round trip. BEGIN and COMMIT go as statements:
         psycopg's ``transaction()`` block cost as much again per lookup."""
         pool = self._pool()
-        async with pool.slots:
-            connection = pool.idle.pop() if pool.idle else None
-            try:
-                async with asyncio.timeout(LOOKUP_TIMEOUT_S):  # a silent network: no cache
-                    if connection is None:
-                        connection = await psycopg.AsyncConnection.connect(  # raw-sql: platform
-                            self.conninfo, autocommit=True
-                        )
-                    async with connection.pipeline():
-                        await connection.execute("BEGIN")
-                        for sql, params in statements:
-                            cursor = await connection.execute(sql, params)  # raw-sql: bound
-                        await connection.execute("COMMIT")
-                    rows = await cursor.fetchall()
-            except (psycopg.Error, TimeoutError):
-                if connection is not None:
-                    await connection.close()
-                raise sa.exc.OperationalError(statements[-1][0], (), None) from None  # type: ignore[arg-type]
-            pool.idle.append(connection)
+        with tracing.span(
+            self.tracer,
+            "cache lookup",
+            _span_attributes(statements) if self.tracer else {},
+            client=True,
+        ):
+            async with pool.slots:
+                connection = pool.idle.pop() if pool.idle else None
+                try:
+                    async with asyncio.timeout(LOOKUP_TIMEOUT_S):  # a silent network: no cache
+                        if connection is None:
+                            connection = await psycopg.AsyncConnection.connect(  # raw-sql: platform
+                                self.conninfo, autocommit=True
+                            )
+                        async with connection.pipeline():
+                            await connection.execute("BEGIN")
+                            for sql, params in statements:
+                                cursor = await connection.execute(sql, params)  # raw-sql: bound
+                            await connection.execute("COMMIT")
+                        rows = await cursor.fetchall()
+                except (psycopg.Error, TimeoutError):
+                    if connection is not None:
+                        await connection.close()
+                    raise sa.exc.OperationalError(statements[-1][0], (), None) from None  # type: ignore[arg-type]
+                pool.idle.append(connection)
         return rows
 
     async def _version(self, slug: str) -> tuple[Any, int] | None:
@@ -283,6 +290,11 @@ class PostgresLookups(_Lookups):
         pool = self.pools.pop(asyncio.get_running_loop(), None)
         while pool is not None and pool.idle:
             await pool.idle.pop().close()
+
+
+def _span_attributes(statements: Sequence[tuple[str, tuple[Any, ...]]]) -> dict[str, str]:
+    """The statements, without their parameters."""
+    return {"db.system": "postgresql", "db.statement": "; ".join(sql for sql, _ in statements)}
 
 
 @dataclass(slots=True)

@@ -26,6 +26,7 @@ from blog.jobs.models import ERROR_MAX_LENGTH, Job, JobState
 from blog.jobs.outbox import Announcement, announce_after_commit
 from blog.jobs.queue import JobQueue
 from blog.jobs.registry import HANDLERS, Handler, JobContext, RetryLater
+from blog.observability import tracing
 from blog.observability.context import running_job
 from blog.settings import Settings
 from blog.tenancy import bind_tenant, cross_tenant
@@ -74,12 +75,19 @@ class Runner:
             importlib.import_module(module)
         self.engine = engine
         self.settings = settings
+        self.tracer = tracing.tracer(__name__)
 
     def run(self, tenant_id: uuid.UUID, job_id: uuid.UUID, *, now: datetime | None = None) -> bool:
         """Claim and run one job; False when it was not there to claim (done, not yet
         due, or another worker's)."""
         now = now or utcnow()
-        with running_job(job_id=job_id, tenant_id=tenant_id):
+        traced = (
+            {"blog.tenant.id": str(tenant_id), "blog.job.id": str(job_id)} if self.tracer else {}
+        )
+        with (
+            running_job(job_id=job_id, tenant_id=tenant_id),
+            tracing.span(self.tracer, "job", traced),  # one trace: the job's statements
+        ):
             claim = self._claim(tenant_id, job_id, now)
             if claim is None:
                 return False
@@ -120,12 +128,13 @@ class Runner:
         """Announce the jobs whose announcement was lost (a process died between commit
         and announcing, a worker died holding one); how many."""
         now = now or utcnow()
-        jobs = self.due_jobs(now=now, grace=SWEEP_GRACE)
-        for tenant_id, job_id in jobs:
-            queue.announce(tenant_id, job_id, now)
-        if jobs:
-            logger.info("sweep: %d due jobs announced again", len(jobs))
-        self.prune(now=now)
+        with tracing.span(self.tracer, "jobs sweep", {}):
+            jobs = self.due_jobs(now=now, grace=SWEEP_GRACE)
+            for tenant_id, job_id in jobs:
+                queue.announce(tenant_id, job_id, now)
+            if jobs:
+                logger.info("sweep: %d due jobs announced again", len(jobs))
+            self.prune(now=now)
         return len(jobs)
 
     def prune(self, *, now: datetime | None = None) -> int:
