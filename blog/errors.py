@@ -1,10 +1,10 @@
 """One error hierarchy and one shape for every 4xx and 5xx answer: RFC 9457 problem details.
 
 Every native error is ``application/problem+json``: the standard ``type``, ``title``,
-``status`` and ``detail``, with our ``code`` and ``errors`` as extension members. A problem's
-``type`` is ``/problems/{code}``: one type per code, so a client tells problems apart by
-either (a code always comes with the same status); the path serves the type's page
-(:mod:`blog.problem_types`). ``title`` is the status's phrase.
+``status`` and ``detail``, with our ``code``, ``errors`` and ``request_id`` as extension
+members. A problem's ``type`` is ``/problems/{code}``: one type per code, so a client tells
+problems apart by either (a code always comes with the same status); the path serves the
+type's page (:mod:`blog.problem_types`). ``title`` is the status's phrase.
 """
 
 import logging
@@ -20,6 +20,8 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from blog.observability.context import request_id
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +57,11 @@ class ErrorResponse(BaseModel):
     code: str = Field(description="A stable machine-readable error code.")
     errors: list[FieldError] | None = Field(
         default=None, description="Per-field problems (validation errors only)."
+    )
+    request_id: str | None = Field(
+        default=None,
+        description="The request's id, as in its `X-Request-ID` header: quote it when "
+        "reporting a problem, it finds the request's log lines.",
     )
 
 
@@ -167,6 +174,8 @@ def _body(
     }
     if errors:
         body["errors"] = [error.model_dump() for error in errors]
+    if (served := request_id()) is not None:
+        body["request_id"] = served
     return body
 
 

@@ -37,5 +37,14 @@ def assert_problem(
     assert body["code"] == code, body
     assert isinstance(body["detail"], str), body
     assert body["detail"], body
-    assert set(body) <= {"type", "title", "status", "detail", "code", "errors"}, body
+    assert body["request_id"] == response.headers["x-request-id"], body
+    assert set(body) <= {"type", "title", "status", "detail", "code", "errors", "request_id"}, body
+    return body
+
+
+def problem_body(response: httpx.Response) -> dict[str, Any]:
+    """The problem's body without its ``request_id``, which must be the response's
+    ``X-Request-ID`` (for comparing whole bodies)."""
+    body: dict[str, Any] = response.json()
+    assert body.pop("request_id") == response.headers["x-request-id"], body
     return body

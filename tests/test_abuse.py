@@ -18,7 +18,7 @@ from blog.tenants.models import Tenant
 from blog.users.models import User
 from tests.conftest import free_port, serving, tenant_path
 from tests.factories import DEFAULT_PASSWORD
-from tests.problems import assert_problem
+from tests.problems import assert_problem, problem_body
 
 MakeUser = Callable[..., User]
 
@@ -184,7 +184,7 @@ def test_body_over_the_limit_is_413(strict_client: TestClient, tenant: Tenant) -
 
     assert response.status_code == 413
     assert response.headers["content-type"] == "application/problem+json"
-    assert response.json() == {
+    assert problem_body(response) == {
         "type": "/problems/payload_too_large",
         "title": "Content Too Large",
         "status": 413,

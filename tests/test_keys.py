@@ -21,6 +21,7 @@ from blog.tenants.models import Tenant
 from blog.users.models import Role, User
 from tests.conftest import tenant_path
 from tests.factories import ApiKeyFactory, PostFactory, plain_key
+from tests.problems import problem_body
 
 UserMaker = Callable[..., User]
 AuthHeaders = Callable[[User], dict[str, str]]
@@ -152,7 +153,7 @@ def test_revoking_a_key_refuses_its_very_next_call(
     assert revoked.status_code == 204, revoked.text
     refused = posts(client, tenant, made["key"])
     assert refused.status_code == 401
-    assert refused.json() == INVALID_KEY
+    assert problem_body(refused) == INVALID_KEY
     assert client.get(tenant_path(tenant, "/posts")).status_code == 200  # still public
     listed = client.get(tenant_path(tenant, "/keys"), headers=auth_headers(admin)).json()
     assert listed["items"][0]["revoked_at"] is not None
@@ -227,7 +228,7 @@ def test_no_key_works_in_another_blog_nor_is_managed_there(
     for key in (content_b, admin_key_b):
         for path in ("/posts", "/tags", "/users", "/posts?status=draft"):
             refused = client.get(tenant_path(tenant, path), headers=key_header(key))
-            assert (refused.status_code, refused.json()) == (401, INVALID_KEY), path
+            assert (refused.status_code, problem_body(refused)) == (401, INVALID_KEY), path
         assert client.get(tenant_path(other_tenant, "/tags"), headers=key_header(key)).is_success
 
     listed = client.get(tenant_path(other_tenant, "/keys"), headers=auth_headers(admin_b))
@@ -257,7 +258,7 @@ def test_a_bad_key_is_a_401_even_where_no_key_is_needed(
 ) -> None:
     for path in ("", "/posts", "/tags", "/users/00000000-0000-0000-0000-000000000000"):
         response = client.get(tenant_path(tenant, path), headers={b"X-API-Key": presented.encode()})
-        assert (response.status_code, response.json()) == (401, INVALID_KEY), path
+        assert (response.status_code, problem_body(response)) == (401, INVALID_KEY), path
 
 
 def test_a_token_and_a_key_together_are_a_401(
@@ -449,7 +450,7 @@ def test_an_admin_key_stops_when_its_creator_may_no_longer_use_it(
 
     assert changed.status_code == 200, changed.text
     refused = posts(client, tenant, key)
-    assert (refused.status_code, refused.json()) == (401, INVALID_KEY)
+    assert (refused.status_code, problem_body(refused)) == (401, INVALID_KEY)
 
 
 def test_an_admin_key_stops_when_its_creator_is_deleted_and_stays_listed(

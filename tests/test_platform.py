@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from blog.app import create_app
 from blog.database import create_db_engine
 from blog.settings import Settings
-from tests.problems import assert_problem
+from tests.problems import assert_problem, problem_body
 
 UNREACHABLE = {
     "sqlite": "sqlite:////nonexistent-directory/blog.db",
@@ -60,7 +60,7 @@ def test_unknown_route_and_method_use_the_error_shape(client: TestClient) -> Non
     wrong_method = client.delete("/health")
 
     assert missing.status_code == 404
-    assert missing.json() == {
+    assert problem_body(missing) == {
         "type": "/problems/not_found",
         "title": "Not Found",
         "status": 404,
@@ -98,7 +98,7 @@ def test_unexpected_errors_are_500_json_without_details(app: FastAPI) -> None:
 
     assert response.status_code == 500
     assert response.headers["content-type"] == "application/problem+json"
-    assert response.json() == {
+    assert problem_body(response) == {
         "type": "/problems/internal_error",
         "title": "Internal Server Error",
         "status": 500,

@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 from blog.tenants.models import Tenant
 from blog.users.models import Role, User
 from tests.conftest import tenant_path
+from tests.problems import problem_body
 
 OWNER = {"email": "Owner@Acme.example", "username": "AcmeOwner", "password": "s3cret-pass"}
 
@@ -103,7 +104,7 @@ def test_unknown_tenant_is_404(client: TestClient) -> None:
     response = client.get("/api/v1/tenants/nope")
 
     assert response.status_code == 404
-    assert response.json() == {
+    assert problem_body(response) == {
         "type": "/problems/tenant_not_found",
         "title": "Not Found",
         "status": 404,
