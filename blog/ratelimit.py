@@ -92,7 +92,7 @@ class RateLimiter:
 
 
 def client_address(request: Request) -> str:
-    """The caller's address (behind a proxy, run uvicorn with --proxy-headers)."""
+    """The caller's address (behind a proxy, the forwarded one: ``BLOG_FORWARDED_ALLOW_IPS``)."""
     return request.client.host if request.client else "unknown"
 
 
