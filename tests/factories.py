@@ -15,6 +15,7 @@ from blog.testing.factories import (
     WebhookDeliveryFactory,
     WebhookEndpointFactory,
     bind_session,
+    one_commit,
     plain_key,
 )
 
@@ -33,5 +34,6 @@ __all__ = [
     "WebhookDeliveryFactory",
     "WebhookEndpointFactory",
     "bind_session",
+    "one_commit",
     "plain_key",
 ]

@@ -77,6 +77,7 @@ from tests.factories import (
     UserFactory,
     WebhookDeliveryFactory,
     WebhookEndpointFactory,
+    one_commit,
     plain_key,
 )
 from tests.test_auth import b64url, flip_signature_character, sign
@@ -753,6 +754,11 @@ def member_of(user: User, auth_headers: AuthHeaders) -> Member:
 
 def build_site(auth_headers: AuthHeaders, tenant: Tenant) -> Site:
     """One member per label of MEMBERS; the author's post (tagged, commented) and draft."""
+    with one_commit():  # every test builds two sites: ~40 rows, in one transaction
+        return _build_site(auth_headers, tenant)
+
+
+def _build_site(auth_headers: AuthHeaders, tenant: Tenant) -> Site:
     users = {
         label: UserFactory.create(
             tenant=tenant,

@@ -1,4 +1,5 @@
-"""``blog db``: thin wrappers over Alembic, run as the tables' owner."""
+"""``blog db``: thin wrappers over Alembic, and checks of the schema they made, run as the
+tables' owner."""
 
 from typing import Annotated
 
@@ -13,6 +14,7 @@ from blog.cli.common import (
     clean_errors,
     console,
     database,
+    err_console,
     fail,
     load_settings,
 )
@@ -115,3 +117,29 @@ def check(database_url: DatabaseUrl = None) -> None:
             console.print(f"  {difference}")
         fail(f"models and migrations differ in {len(differences)} place(s)")
     console.print("Models and migrations agree.")
+
+
+@app.command("citus-sql")
+def citus_sql(database_url: DatabaseUrl = None) -> None:
+    """Print the Citus calls that distribute the migrated PostgreSQL database's tables by
+    tenant_id (reference tables first, every tenant-owned table colocated); fail (exit 1)
+    naming each table, key or foreign key that stops it.
+
+    Example: blog db citus-sql > distribute.sql
+    """
+    from blog import citus
+
+    url = load_settings(database_url).owner_database_url
+    with database(url) as engine:
+        if engine.dialect.name != "postgresql":
+            fail(f"Citus distributes PostgreSQL tables; this database is {engine.dialect.name}")
+        with engine.connect() as connection:  # raw-sql: the catalog, as owner
+            if MigrationContext.configure(connection).get_current_revision() is None:
+                fail("the database has no migrations applied; run: blog db upgrade")
+            shapes = citus.shapes_from_database(connection)
+    if problems := citus.problems(shapes):
+        for problem in problems:
+            err_console.print(f"  {problem}", highlight=False, soft_wrap=True)
+        fail(f"{len(problems)} thing(s) stop these tables from being distributed by tenant_id")
+    for statement in citus.distribution_statements(shapes):
+        typer.echo(statement)
