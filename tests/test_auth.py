@@ -26,6 +26,7 @@ from blog.testing.plugin import TEST_SECRET_KEY
 from blog.users.models import Role, User
 from tests.conftest import tenant_path
 from tests.factories import DEFAULT_PASSWORD, TenantFactory
+from tests.problems import problem_body
 
 Login = Callable[..., dict[str, object]]
 MakeUser = Callable[..., User]
@@ -304,7 +305,7 @@ def test_login_wrong_password_and_unknown_user_get_identical_401(
 
     assert_unauthorized(wrong_password)
     assert_unauthorized(unknown_user)
-    assert wrong_password.json() == unknown_user.json()
+    assert problem_body(wrong_password) == problem_body(unknown_user)
 
 
 def test_login_of_unknown_user_costs_a_bcrypt_check_like_a_known_one(

@@ -15,6 +15,7 @@ from blog.tenants.models import Tenant
 from blog.users.models import Follow, User
 from tests.conftest import QueryCounter, tenant_path
 from tests.factories import FavoriteFactory, FollowFactory, PostFactory
+from tests.problems import problem_body
 
 MakeUser = Callable[..., User]
 AuthHeaders = Callable[[User], dict[str, str]]
@@ -74,7 +75,7 @@ def test_following_another_blogs_member_is_404_like_an_unknown_one(
     )
 
     assert foreign.status_code == unknown.status_code == 404
-    assert foreign.json() == unknown.json()
+    assert problem_body(foreign) == problem_body(unknown)
 
 
 def test_feed_has_the_published_posts_of_followed_authors_newest_first(

@@ -17,6 +17,7 @@ from blog.tenants.models import Tenant
 from blog.users.models import Role, User
 from tests.conftest import tenant_path
 from tests.factories import CommentFactory, PostFactory
+from tests.problems import problem_body
 
 MakeUser = Callable[..., User]
 AuthHeaders = Callable[[User], dict[str, str]]
@@ -79,7 +80,7 @@ def test_with_posts_of_another_tenants_user_is_404_like_an_unknown_one(
     unknown = client.get(tenant_path(tenant, f"/users/{uuid.uuid4()}/with-posts"))
 
     assert foreign.status_code == unknown.status_code == 404
-    assert foreign.json() == unknown.json()
+    assert problem_body(foreign) == problem_body(unknown)
 
 
 def test_with_posts_refuses_another_tenants_token(

@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from blog.tenants.models import Tenant
 from blog.users.models import Role, User
 from tests.conftest import tenant_path
+from tests.problems import problem_body
 
 UserMaker = Callable[..., User]
 AuthHeaders = Callable[[User], dict[str, str]]
@@ -509,7 +510,7 @@ def test_read_user_of_another_tenant_is_404_like_an_unknown_id(
 
     unknown = client.get(user_path(tenant, uuid.uuid4()))
     assert response.status_code == unknown.status_code == 404
-    assert response.json() == unknown.json()
+    assert problem_body(response) == problem_body(unknown)
     assert client.get(user_path(other_tenant, outsider.id)).status_code == 200
 
 
