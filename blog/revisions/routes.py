@@ -104,19 +104,6 @@ def save_autosave(
 
 
 @router.get(
-    "/posts/{post_id}/autosave",
-    responses=responses(401, 403),
-    summary="Your working copy of a post (404 if you have none)",
-)
-def read_autosave(
-    post: EditablePost, writer: PostsWriter, session: SessionDep, response: Response
-) -> AutosaveRead:
-    autosave = service.get_autosave(session, post=post, user=writer)
-    response.headers["Cache-Control"] = NO_STORE
-    return AutosaveRead.model_validate(autosave)
-
-
-@router.get(
     "/posts/{post_id}/autosaves",
     responses=responses(401, 403) | PAGE_HEADERS,
     summary="Working copies of a post: yours (editors: everyone's), newest first",

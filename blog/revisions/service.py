@@ -17,7 +17,7 @@ from blog.pagination import PageParams, fetch_page
 from blog.posts import service as posts_service
 from blog.posts.models import Post
 from blog.posts.schemas import PostUpdate
-from blog.revisions.exceptions import AutosaveNotFound, RevisionNotFound
+from blog.revisions.exceptions import RevisionNotFound
 from blog.revisions.models import PostAutosave, PostRevision
 from blog.revisions.schemas import AutosaveWrite
 from blog.users.models import Role, User
@@ -92,18 +92,6 @@ def save_autosave(session: Session, *, post: Post, user: User, data: AutosaveWri
     return PostAutosave.model_validate(values)
 
 
-def get_autosave(session: Session, *, post: Post, user: User) -> PostAutosave:
-    """The user's own working copy of the post (404 if none)."""
-    autosave = session.exec(
-        select(PostAutosave)
-        .where(col(PostAutosave.post_id) == post.id, col(PostAutosave.user_id) == user.id)
-        .execution_options(populate_existing=True)
-    ).first()
-    if autosave is None:
-        raise AutosaveNotFound()
-    return autosave
-
-
 def list_autosaves(
     session: Session, *, post: Post, viewer: User, params: PageParams
 ) -> tuple[Sequence[PostAutosave], int]:
@@ -116,9 +104,11 @@ def list_autosaves(
 
 
 def newer_autosave(session: Session, *, post: Post, user: User) -> PostAutosave | None:
-    """The user's working copy, if saved after the post last was."""
-    try:
-        autosave = get_autosave(session, post=post, user=user)
-    except AutosaveNotFound:
-        return None
-    return autosave if autosave.saved_at > post.updated_at else None
+    """The user's working copy of the post, if saved after the post last was."""
+    return session.exec(
+        select(PostAutosave).where(
+            col(PostAutosave.post_id) == post.id,
+            col(PostAutosave.user_id) == user.id,
+            col(PostAutosave.saved_at) > post.updated_at,
+        )
+    ).first()
