@@ -23,6 +23,7 @@ from blog.settings import Settings
 from blog.tenants.models import Tenant
 from blog.users.models import Role, User
 from tests.cli import Blog, export_of
+from tests.conduit import Conduit
 from tests.conftest import tenant_path
 from tests.factories import PostAutosaveFactory, PostFactory, PostRevisionFactory, one_commit
 from tests.test_posts import create_post, created, delete_post, post_path, read_post, update_post
@@ -318,6 +319,35 @@ def test_a_deleted_savers_revisions_stay_without_a_saver(
     items = ok(revisions(client, tenant, post["id"], as_author))["items"]
     assert items[0]["author_id"] is None
     assert ok(client.get(post_path(tenant, post["id"], "/autosaves"), headers=owner))["total"] == 0
+
+
+def test_realworld_saves_keep_revisions_and_its_answers_do_not_change(
+    api: Conduit,
+    client: TestClient,
+    tenant: Tenant,
+    author: User,
+    as_author: dict[str, str],
+    settings: Settings,
+) -> None:
+    settings.revisions_per_post = 2
+    article = api.article(author, body="one")
+    for body in ("two", "three"):
+        changed = api.update_article(article["slug"], author, body=body)
+        assert changed.status_code == 200, changed.text
+        assert set(changed.json()["article"]) == set(article)
+
+    post_id = ok(client.get(tenant_path(tenant, f"/posts/by-slug/{article['slug']}")))["id"]
+    page = ok(revisions(client, tenant, post_id, as_author))
+    assert page["total"] == 2
+    assert (
+        ok(
+            client.get(
+                post_path(tenant, post_id, f"/revisions/{page['items'][-1]['id']}"),
+                headers=as_author,
+            )
+        )["body"]
+        == "two"
+    )
 
 
 # --- autosave -------------------------------------------------------------------------------
