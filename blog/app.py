@@ -35,6 +35,7 @@ from blog.observability.middleware import REQUEST_ID_HEADER, RequestLog
 from blog.openapi import operation_id
 from blog.posts import routes as post_routes
 from blog.ratelimit import RateLimiter
+from blog.revisions import routes as revision_routes
 from blog.settings import Settings, get_settings
 from blog.shutdown import ShutdownSignal
 from blog.tenants import routes as tenant_routes
@@ -204,6 +205,7 @@ def _api_routes() -> tuple[BaseRoute, ...]:
     tenant_api.include_router(auth_routes.router)
     tenant_api.include_router(user_routes.router)
     tenant_api.include_router(post_routes.router)
+    tenant_api.include_router(revision_routes.router)
     tenant_api.include_router(webhook_routes.router)
     tenant_api.include_router(key_routes.router)
 

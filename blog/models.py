@@ -8,6 +8,7 @@ from blog.jobs.models import Job
 from blog.keys.models import ApiKey
 from blog.posts.models import Comment, Favorite, Post, PostTag, Tag
 from blog.ratelimit import RateLimitHit
+from blog.revisions.models import PostAutosave, PostRevision
 from blog.tenants.models import Tenant
 from blog.users.models import Follow, User
 from blog.webhooks.models import WebhookDelivery, WebhookEndpoint
@@ -23,6 +24,8 @@ __all__ = [
     "Follow",
     "Job",
     "Post",
+    "PostAutosave",
+    "PostRevision",
     "PostTag",
     "RateLimitHit",
     "RefreshToken",

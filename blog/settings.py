@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     conduit_token_hours: int = Field(default=24, gt=0)
     # Per worker; 0 turns the response cache off.
     response_cache_mb: int = Field(default=16, ge=0)
+    # A post's history: each save keeps a revision; older ones than the newest N go.
+    revisions_per_post: int = Field(default=50, ge=1, le=10_000)
     bcrypt_rounds: int = Field(default=12, ge=4, le=31)
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     allow_tenant_signup: bool = True

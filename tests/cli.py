@@ -29,7 +29,9 @@ from tests.factories import (
     CommentFactory,
     FavoriteFactory,
     FollowFactory,
+    PostAutosaveFactory,
     PostFactory,
+    PostRevisionFactory,
     UserFactory,
 )
 
@@ -148,6 +150,8 @@ def populate(session: Session, tenant: Tenant) -> dict[str, User]:
     CommentFactory(post=post)
     FollowFactory(follower=editor, followed=owner)
     FavoriteFactory(post=post, user=editor)
+    PostRevisionFactory(post=post, author=editor, tags=["sql", "python"])
+    PostAutosaveFactory(post=post, user=editor, description="Working on it.", tags=["sql"])
     add_login(session, owner)
     return {"owner": owner, "editor": editor}
 

@@ -74,6 +74,7 @@ from tests.factories import (
     AuthSessionFactory,
     CommentFactory,
     PostFactory,
+    PostRevisionFactory,
     UserFactory,
     WebhookDeliveryFactory,
     WebhookEndpointFactory,
@@ -304,6 +305,12 @@ ROUTE_POLICY: Final[dict[str, Policy]] = {
     "GET /api/v1/tenants/{tenant}/posts/{post_id}/comments": PUBLIC,
     "POST /api/v1/tenants/{tenant}/posts/{post_id}/comments": MEMBER,
     "DELETE /api/v1/tenants/{tenant}/posts/{post_id}/comments/{comment_id}": COMMENT_MODERATOR,
+    "GET /api/v1/tenants/{tenant}/posts/{post_id}/revisions": POST_EDITOR,
+    "GET /api/v1/tenants/{tenant}/posts/{post_id}/revisions/{revision_id}": POST_EDITOR,
+    "POST /api/v1/tenants/{tenant}/posts/{post_id}/revisions/{revision_id}/restore": POST_EDITOR,
+    "PUT /api/v1/tenants/{tenant}/posts/{post_id}/autosave": POST_EDITOR,
+    "GET /api/v1/tenants/{tenant}/posts/{post_id}/autosaves": POST_EDITOR,
+    "GET /api/v1/tenants/{tenant}/posts/{post_id}/edit": POST_EDITOR,
     "GET /api/v1/tenants/{tenant}/tags": ANYONE,
     "GET /api/v1/tenants/{tenant}/feed": MEMBER,
     "POST /api/v1/tenants/{tenant}/users/{user_id}/follow": FOLLOWER,
@@ -340,6 +347,14 @@ ROUTE_SCOPE: Final[dict[str, Scope]] = {
     "DELETE /api/v1/tenants/{tenant}/posts/{post_id}/comments/{comment_id}": (
         Scope.comments_moderate
     ),
+    "GET /api/v1/tenants/{tenant}/posts/{post_id}/revisions": Scope.posts_write,
+    "GET /api/v1/tenants/{tenant}/posts/{post_id}/revisions/{revision_id}": Scope.posts_write,
+    "POST /api/v1/tenants/{tenant}/posts/{post_id}/revisions/{revision_id}/restore": (
+        Scope.posts_write
+    ),
+    "PUT /api/v1/tenants/{tenant}/posts/{post_id}/autosave": Scope.posts_write,
+    "GET /api/v1/tenants/{tenant}/posts/{post_id}/autosaves": Scope.posts_write,
+    "GET /api/v1/tenants/{tenant}/posts/{post_id}/edit": Scope.posts_write,
     "GET /api/v1/tenants/{tenant}/users": Scope.members_read,
     "POST /api/v1/tenants/{tenant}/webhooks": Scope.webhooks_manage,
     "GET /api/v1/tenants/{tenant}/webhooks": Scope.webhooks_manage,
@@ -504,6 +519,7 @@ class Objects:
     endpoint_id: str = ""  # a webhook endpoint of the blog
     delivery_id: str = ""  # a (delivered) delivery to that endpoint
     key_id: str = ""  # a content key of the blog
+    revision_id: str = ""  # a revision of the post
     code: str = "not_found"  # a problem type: platform documentation, no blog's object
 
     def fill(self, template: str) -> str:
@@ -566,6 +582,7 @@ class Site:
             *(o.post_id for o in objects),
             *(o.slug for o in objects),
             *(o.comment_id for o in objects),
+            *(o.revision_id for o in objects),
             self.objects.endpoint_id,
             self.objects.delivery_id,
             self.objects.key_id,
@@ -687,6 +704,7 @@ class World:
         target = UserFactory.create(tenant=site.tenant, role=target_role)
         post = PostFactory.create(author=site.users["author"])
         comment = CommentFactory.create(post=post, author=site.users["commenter"])
+        revision = PostRevisionFactory.create(post=post)
         reader = site.users["reader"]
         # A case may have deleted the reader; a route with {session_id} then has no case left.
         reader_left = self.db.execute(
@@ -711,6 +729,7 @@ class World:
             endpoint_id=str(hook.endpoint_id),
             delivery_id=hook.id,
             key_id=str(key.id),
+            revision_id=str(revision.id),
         )
         return objects, self.member(target)
 
@@ -783,6 +802,10 @@ def _build_site(auth_headers: AuthHeaders, tenant: Tenant) -> Site:
         tags=[scheduled_tag],
     )
     scheduled_comment = CommentFactory.create(post=scheduled, author=users["author"])
+    revisions = {
+        name: str(PostRevisionFactory.create(post=one).id)
+        for name, one in (("post", post), ("draft", draft), ("scheduled", scheduled))
+    }
     author_id = str(users["author"].id)
     login = str(AuthSessionFactory.create(user=users["reader"]).id)
     hook = WebhookDeliveryFactory.create(endpoint=WebhookEndpointFactory.create(tenant=tenant))
@@ -808,6 +831,7 @@ def _build_site(auth_headers: AuthHeaders, tenant: Tenant) -> Site:
             str(comment.id),
             login,
             key_id=key_id,
+            revision_id=revisions["post"],
             **hooks,
         ),
         draft=Objects(
@@ -818,6 +842,7 @@ def _build_site(auth_headers: AuthHeaders, tenant: Tenant) -> Site:
             str(draft_comment.id),
             login,
             key_id=key_id,
+            revision_id=revisions["draft"],
             **hooks,
         ),
         draft_tag=draft_tag,
@@ -829,6 +854,7 @@ def _build_site(auth_headers: AuthHeaders, tenant: Tenant) -> Site:
             str(scheduled_comment.id),
             login,
             key_id=key_id,
+            revision_id=revisions["scheduled"],
             **hooks,
         ),
         scheduled_tag=scheduled_tag,
@@ -914,6 +940,7 @@ BODIES: Final[dict[str, Callable[[World, Site], Body]]] = {
     "POST /api/v1/tenants/{tenant}/posts": lambda _w, _s: {"title": "Attack!", "body": "Text."},
     "PATCH /api/v1/tenants/{tenant}/posts/{post_id}": lambda _w, _s: {"title": "Retitled"},
     "POST /api/v1/tenants/{tenant}/posts/{post_id}/comments": lambda _w, _s: {"body": "Nice."},
+    "PUT /api/v1/tenants/{tenant}/posts/{post_id}/autosave": lambda _w, _s: {"body": "Working."},
     # A public address (an address literal: registration resolves nothing).
     "POST /api/v1/tenants/{tenant}/webhooks": lambda _w, _s: {
         "url": "https://93.184.215.14/hook",

@@ -49,6 +49,8 @@ TENANT_TABLES = (
     "follows",
     "favorites",
     "api_keys",
+    "post_revisions",
+    "post_autosaves",
 )
 LONG_PASSWORD = "é" * 37  # 37 characters, 74 bytes in UTF-8: over bcrypt's 72
 
@@ -403,6 +405,8 @@ def test_tenants_delete_removes_that_blog_and_nothing_else(
         "webhook_endpoints": "0",
         "webhook_deliveries": "0",
         "api_keys": "1",
+        "post_revisions": "1",
+        "post_autosaves": "1",
     }
     assert all(count(owner_engine, table, tenant.id) == 0 for table in TENANT_TABLES)
     assert count(owner_engine, "tenants") == 1

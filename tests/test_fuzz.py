@@ -34,6 +34,7 @@ from blog.testing.factories import (
     AuthSessionFactory,
     CommentFactory,
     PostFactory,
+    PostRevisionFactory,
     WebhookDeliveryFactory,
     WebhookEndpointFactory,
 )
@@ -134,6 +135,7 @@ class Seed:
     session_id: str = ""  # a login of the owner
     endpoint_id: str = ""  # a webhook endpoint of the blog
     delivery_id: str = ""  # a delivery to it
+    revision_id: str = ""  # a revision of the published post
 
     def values(self, parameter: str) -> list[str]:
         return {
@@ -145,6 +147,7 @@ class Seed:
             "session_id": [self.session_id],
             "endpoint_id": [self.endpoint_id],
             "delivery_id": [self.delivery_id],
+            "revision_id": [self.revision_id],
         }.get(parameter, [])
 
     def refill(self, user: Callable[..., User]) -> None:
@@ -153,6 +156,7 @@ class Seed:
         post = PostFactory(author=member, tags=["python", "sql"])
         draft = PostFactory(author=member, status=PostStatus.draft)
         comment = CommentFactory(post=post, author=member)
+        self.revision_id = str(PostRevisionFactory(post=post).id)
         self.member_id = str(member.id)
         self.post_id, self.slug, self.draft_id = str(post.id), post.slug, str(draft.id)
         self.comment_id = str(comment.id)

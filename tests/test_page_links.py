@@ -17,7 +17,9 @@ from blog.testing.factories import (
     ApiKeyFactory,
     CommentFactory,
     FollowFactory,
+    PostAutosaveFactory,
     PostFactory,
+    PostRevisionFactory,
     WebhookDeliveryFactory,
     WebhookEndpointFactory,
 )
@@ -185,10 +187,14 @@ def test_every_native_list_sends_the_headers(
     ApiKeyFactory.create(creator=admin)
     endpoint = WebhookEndpointFactory.create(tenant=tenant)
     WebhookDeliveryFactory.create(endpoint=endpoint)
+    PostRevisionFactory.create(post=post)
+    PostAutosaveFactory.create(post=post)
     lists = {
         "/users": "/users",
         "/posts": "/posts",
         "/posts/{post_id}/comments": f"/posts/{post.id}/comments",
+        "/posts/{post_id}/revisions": f"/posts/{post.id}/revisions",
+        "/posts/{post_id}/autosaves": f"/posts/{post.id}/autosaves",
         "/tags": "/tags",
         "/feed": "/feed",
         "/keys": "/keys",

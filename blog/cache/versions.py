@@ -50,6 +50,7 @@ NOT_CONTENT = frozenset(
         "tenant_versions",
         "jobs",
         "webhook_deliveries",  # its log's routes answer Cache-Control: no-store
+        "post_autosaves",  # working copies: their routes answer Cache-Control: no-store
     }
 )
 # An execution option for a statement that changes no content of any response (a failed

@@ -378,7 +378,7 @@ def list_articles(
     operation_id="CreateArticle",
 )
 def create_article(
-    data: schemas.NewArticleRequest, author: Writer, session: SessionDep
+    data: schemas.NewArticleRequest, author: Writer, session: SessionDep, settings: SettingsDep
 ) -> schemas.SingleArticleResponse:
     new = data.article
     post = posts_service.create_post(
@@ -391,6 +391,7 @@ def create_article(
             tags=new.tag_list,
             status=PostStatus.published,
         ),
+        keep_revisions=settings.revisions_per_post,
     )
     return _article(session, post, author)
 
@@ -421,6 +422,7 @@ def update_article(
     editor: CurrentUser,
     article: EditableArticle,
     session: SessionDep,
+    settings: SettingsDep,
 ) -> schemas.SingleArticleResponse:
     changes = data.article.model_dump(exclude_unset=True)
     if "tag_list" in changes:
@@ -431,6 +433,7 @@ def update_article(
         editor=editor,
         data=PostUpdate(**changes),
         slug_follows_published_title=True,
+        keep_revisions=settings.revisions_per_post,
     )
     return _article(session, post, editor)
 

@@ -17,6 +17,7 @@ from blog.auth.dependencies import (
 )
 from blog.cache import found_version
 from blog.database import SessionDep, in_thread
+from blog.dependencies import SettingsDep
 from blog.errors import responses
 from blog.keys.dependencies import KeyCallerDep
 from blog.pagination import (
@@ -196,8 +197,16 @@ def list_posts(
     responses=responses(400, 401, 403, 409, 413),
     summary="Write a post (authors and above)",
 )
-async def create_post(data: PostCreate, author: AuthorUser, session: SessionDep) -> PostRead:
-    post = await in_thread(session, service.create_post, author=author, data=data)
+async def create_post(
+    data: PostCreate, author: AuthorUser, session: SessionDep, settings: SettingsDep
+) -> PostRead:
+    post = await in_thread(
+        session,
+        service.create_post,
+        author=author,
+        data=data,
+        keep_revisions=settings.revisions_per_post,
+    )
     return PostRead.model_validate(post)  # a new post: no favorites to read yet
 
 
@@ -226,9 +235,16 @@ def read_post(post: VisiblePost, viewer: PostsReader, session: SessionDep) -> Po
     summary="Change a post (its author, or editors)",
 )
 def update_post(
-    post: EditablePost, editor: PostsWriter, data: PostUpdate, session: SessionDep
+    post: EditablePost,
+    editor: PostsWriter,
+    data: PostUpdate,
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> PostRead:
-    return _read(session, service.update_post(session, post=post, editor=editor, data=data), editor)
+    updated = service.update_post(
+        session, post=post, editor=editor, data=data, keep_revisions=settings.revisions_per_post
+    )
+    return _read(session, updated, editor)
 
 
 @router.delete(

@@ -31,6 +31,8 @@ from blog.posts.listing import favorited_among, tag_link
 from blog.posts.models import Comment, Favorite, Post, PostStatus, PostTag, Tag, public_posts
 from blog.posts.publishing import schedule_publication
 from blog.posts.schemas import CommentCreate, PostCreate, PostUpdate
+from blog.revisions import history
+from blog.settings import get_settings
 from blog.tenancy import bound_tenant
 from blog.users.models import Role, User
 from blog.webhooks.events import comment_data, emit, post_data, post_ref
@@ -183,9 +185,16 @@ def _check_schedule(post: Post) -> None:
         raise InvalidSchedule()
 
 
-def create_post(session: Session, *, author: User, data: PostCreate) -> Post:
-    """Write a post (and its tags) as ``author``; all or nothing. A scheduled post is
-    published by a job at its ``published_at``."""
+def _revisions_kept(keep: int | None) -> int:
+    return get_settings().revisions_per_post if keep is None else keep
+
+
+def create_post(
+    session: Session, *, author: User, data: PostCreate, keep_revisions: int | None = None
+) -> Post:
+    """Write a post (and its tags) as ``author``, with its first revision; all or nothing.
+    A scheduled post is published by a job at its ``published_at``. ``keep_revisions``:
+    the setting's number unless given."""
     now = utcnow()
     if data.published_at is not None and data.status != PostStatus.scheduled:
         raise InvalidSchedule()
@@ -208,6 +217,7 @@ def create_post(session: Session, *, author: User, data: PostCreate) -> Post:
     if post.status == PostStatus.scheduled:
         schedule_publication(session, post)
     set_committed_value(post, "author", author)
+    history.record(session, post=post, author=author, keep=_revisions_kept(keep_revisions))
     if post.status == PostStatus.published:
         emit(session, post.tenant_id, Event.post_published, post_data(post))
     return post
@@ -220,11 +230,14 @@ def update_post(
     editor: User,
     data: PostUpdate,
     slug_follows_published_title: bool = False,
+    keep_revisions: int | None = None,
 ) -> Post:
     """Partial update. A slug follows the title only until the post is first published
     (links stay valid), unless ``slug_follows_published_title`` (the RealWorld rule).
     Scheduling, rescheduling and unscheduling (to draft, or published at once) work
-    until the scheduled time."""
+    until the scheduled time. A change of title, description, body or tags keeps a
+    revision; any save clears the editor's autosave."""
+    before = history.content_of(post)
     changes = data.model_dump(exclude_unset=True)
     tags: list[str] | None = changes.pop("tags", None)
     if tags is not None:
@@ -248,6 +261,10 @@ def update_post(
     if post.status == PostStatus.scheduled and (post.status, post.published_at) != was:
         schedule_publication(session, post)
     updated = get_post(session, viewer=editor, post_id=post.id)
+    if history.content_of(updated) != before:
+        keep = _revisions_kept(keep_revisions)
+        history.record(session, post=updated, author=editor, keep=keep)
+    history.clear_autosave(session, post=updated, user=editor)
     _emit_change(session, updated, was_published=was[0] == PostStatus.published)
     return updated
 
@@ -299,11 +316,13 @@ def delete_post(session: Session, *, post: Post) -> None:
 
 
 def detach_author(session: Session, *, user: User) -> None:
-    """Keep a departing user's posts (and others' comments on them), authorless."""
+    """Keep a departing user's posts (and others' comments on them) and the revisions
+    they saved, authorless."""
     session.execute(
         sa.update(Post).where(col(Post.author_id) == user.id).values(author_id=None),
         execution_options={"synchronize_session": False},
     )
+    history.detach_author(session, user=user)
 
 
 def list_tags(session: Session, *, params: PageParams) -> tuple[Sequence[Any], int]:

@@ -4,7 +4,8 @@ The file is JSON::
 
     {"format": "blog-tenant-export", "version": 5, "exported_at": "…Z", "secrets": false,
      "tenant": {...}, "users": [...], "tags": [...], "posts": [...],
-     "post_tags": [...], "comments": [...], "follows": [...], "favorites": [...]}
+     "post_tags": [...], "comments": [...], "follows": [...], "favorites": [...],
+     "webhook_endpoints": [...], "post_revisions": [...], "post_autosaves": [...]}
 
 What moves is declared, not written out: :data:`TABLES` has one :class:`Exported` per
 tenant-owned table that goes with a blog, naming its model and the columns left out; a
@@ -58,6 +59,7 @@ from blog.errors import InvalidInput
 from blog.posts.models import Comment, Favorite, Post, PostStatus, PostTag, Tag
 from blog.posts.publishing import schedule_publication
 from blog.posts.search import SearchLanguage
+from blog.revisions.models import PostAutosave, PostRevision
 from blog.tenancy import bind_tenant
 from blog.tenants.exceptions import InvalidExport, TenantSlugTaken
 from blog.tenants.models import Tenant
@@ -68,9 +70,9 @@ from blog.webhooks.models import WebhookEndpoint
 FORMAT = "blog-tenant-export"
 # 2: comments carry their per-post number; 3: account settings, verification;
 # 4: "secrets" says whether secret columns are in the file; webhook endpoints;
-# 5: the blog's search language.
-VERSION = 5
-READABLE_VERSIONS = (2, 3, 4, 5)
+# 5: the blog's search language; 6: post revisions and autosaves.
+VERSION = 6
+READABLE_VERSIONS = (2, 3, 4, 5, 6)
 FIRST_VERSION = READABLE_VERSIONS[0]
 INSERT_BATCH = 1000
 
@@ -252,6 +254,10 @@ TABLES: tuple[Exported, ...] = (
         left_out={"previous_secret", "previous_secret_expires_at"},
         since=4,
     ),
+    # A post's history moves with it; so do its writers' unsaved working copies (a move
+    # should not lose a draft in progress).
+    Exported(PostRevision, since=6),
+    Exported(PostAutosave, since=6),
 )
 
 # The tenant-owned tables that stay behind, and why.

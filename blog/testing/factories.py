@@ -31,6 +31,7 @@ from blog.keys import service as keys_service
 from blog.keys.models import ApiKey, KeyKind, Scope
 from blog.posts import service as posts_service
 from blog.posts.models import Comment, Favorite, Post, PostStatus, PostTag, Tag
+from blog.revisions.models import PostAutosave, PostRevision
 from blog.tenants.models import Tenant
 from blog.users.models import Follow, Role, User
 from blog.webhooks.models import (
@@ -225,6 +226,46 @@ class CommentFactory(_ModelFactory):
         lambda o: posts_service.next_comment_number(_current_session(), post_id=o.post.id)
     )
     author_id = factory.SelfAttribute("author.id")
+    body = factory.Faker("paragraph")
+
+
+class PostRevisionFactory(_ModelFactory):
+    """A revision of ``post`` (a new published post unless given), saved by its author
+    unless ``author=`` says otherwise; its content is the post's unless given."""
+
+    class Meta:
+        model = PostRevision
+        exclude = ("post", "author")
+
+    post = factory.SubFactory(PostFactory)
+    author = factory.LazyAttribute(
+        lambda o: _current_session().get(User, (o.post.tenant_id, o.post.author_id))
+    )
+    tenant_id = factory.SelfAttribute("post.tenant_id")
+    post_id = factory.SelfAttribute("post.id")
+    author_id = factory.LazyAttribute(lambda o: o.author.id if o.author else None)
+    title = factory.SelfAttribute("post.title")
+    description = factory.SelfAttribute("post.description")
+    body = factory.SelfAttribute("post.body")
+    tags = factory.LazyFunction(list)
+
+
+class PostAutosaveFactory(_ModelFactory):
+    """A working copy of ``post`` (a new post unless given) by its author unless ``user=``
+    says otherwise (a writer of the post's blog)."""
+
+    class Meta:
+        model = PostAutosave
+        exclude = ("post", "user")
+
+    post = factory.SubFactory(PostFactory)
+    user = factory.LazyAttribute(
+        lambda o: _current_session().get(User, (o.post.tenant_id, o.post.author_id))
+    )
+    tenant_id = factory.SelfAttribute("post.tenant_id")
+    post_id = factory.SelfAttribute("post.id")
+    user_id = factory.SelfAttribute("user.id")
+    title = factory.Faker("sentence", nb_words=5)
     body = factory.Faker("paragraph")
 
 
