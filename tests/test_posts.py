@@ -33,6 +33,7 @@ from blog.testing.factories import CommentFactory, FavoriteFactory, PostFactory
 from blog.users.models import Role, User
 from blog.users.schemas import UserPublic
 from tests.conftest import tenant_path
+from tests.problems import problem_body
 
 UserMaker = Callable[..., User]
 AuthHeaders = Callable[[User], dict[str, str]]
@@ -1011,9 +1012,11 @@ def test_draft_is_404_like_an_unknown_post_to_anyone_else(
     by_slug = read_by_slug(client, tenant, post.slug, headers)
 
     assert by_id.status_code == 404
-    assert by_id.json() == read_post(client, tenant, uuid.uuid4(), headers).json()
+    assert problem_body(by_id) == problem_body(read_post(client, tenant, uuid.uuid4(), headers))
     assert by_slug.status_code == 404
-    assert by_slug.json() == read_by_slug(client, tenant, "no-such-post", headers).json()
+    assert problem_body(by_slug) == problem_body(
+        read_by_slug(client, tenant, "no-such-post", headers)
+    )
 
 
 def test_another_tenants_post_is_404_like_an_unknown_post(
@@ -1030,9 +1033,11 @@ def test_another_tenants_post_is_404_like_an_unknown_post(
     by_slug = read_by_slug(client, tenant, theirs.slug, headers)
 
     assert by_id.status_code == 404
-    assert by_id.json() == read_post(client, tenant, UNKNOWN_ID, headers).json()
+    assert problem_body(by_id) == problem_body(read_post(client, tenant, UNKNOWN_ID, headers))
     assert by_slug.status_code == 404
-    assert by_slug.json() == read_by_slug(client, tenant, "no-such-post", headers).json()
+    assert problem_body(by_slug) == problem_body(
+        read_by_slug(client, tenant, "no-such-post", headers)
+    )
     assert read_post(client, other_tenant, theirs.id).status_code == 200
 
 
@@ -1104,7 +1109,9 @@ def test_another_author_updating_a_draft_is_404(
     response = update_post(client, tenant, post.id, intruder, title="Hijacked")
 
     assert response.status_code == 404
-    assert response.json() == update_post(client, tenant, UNKNOWN_ID, intruder, title="x").json()
+    assert problem_body(response) == problem_body(
+        update_post(client, tenant, UNKNOWN_ID, intruder, title="x")
+    )
     assert read_post(client, tenant, post.id, auth_headers(writer)).json()["title"] == "Original"
 
 
@@ -1372,7 +1379,7 @@ def test_deleting_another_tenants_post_is_404_and_keeps_it(
     response = delete_post(client, tenant, theirs.id, owner)
 
     assert response.status_code == 404
-    assert response.json() == delete_post(client, tenant, UNKNOWN_ID, owner).json()
+    assert problem_body(response) == problem_body(delete_post(client, tenant, UNKNOWN_ID, owner))
     assert read_post(client, other_tenant, theirs.id).status_code == 200
 
 
@@ -1432,7 +1439,9 @@ def test_list_comments_of_a_draft_others_cannot_see_is_404(
     response = list_comments(client, tenant, post.id, headers)
 
     assert response.status_code == 404
-    assert response.json() == list_comments(client, tenant, UNKNOWN_ID, headers).json()
+    assert problem_body(response) == problem_body(
+        list_comments(client, tenant, UNKNOWN_ID, headers)
+    )
 
 
 @pytest.mark.parametrize("role", [Role.reader, *WRITER_ROLES])
@@ -1499,7 +1508,7 @@ def test_commenting_on_a_draft_the_caller_cannot_see_is_404(
     response = add_comment(client, tenant, post.id, headers)
 
     assert response.status_code == 404
-    assert response.json() == add_comment(client, tenant, UNKNOWN_ID, headers).json()
+    assert problem_body(response) == problem_body(add_comment(client, tenant, UNKNOWN_ID, headers))
 
 
 @pytest.mark.parametrize("actor", ["comment_author", "post_author", *EDITOR_ROLES])

@@ -24,6 +24,7 @@ from blog.testing.factories import FavoriteFactory, FollowFactory, PostFactory
 from blog.users.models import Role, User
 from tests.conduit import conduit_path
 from tests.conftest import QueryCounter, tenant_path
+from tests.problems import masked
 
 MakeUser = Callable[..., User]
 AuthHeaders = Callable[[User], dict[str, str]]
@@ -251,9 +252,9 @@ def test_what_the_cache_cannot_verify_goes_to_the_app(
     served = client.get(url, headers=headers)
 
     assert served.headers["x-cache"] == "miss"
-    assert (served.status_code, served.content) == (
+    assert (served.status_code, masked(served)) == (
         (expected := uncached.get(url, headers=headers)).status_code,
-        expected.content,
+        masked(expected),
     )
 
 
