@@ -1,0 +1,28 @@
+"""The storage of the app, and the media in a path (loaded after the caller is checked)."""
+
+import uuid
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from blog.auth.dependencies import AuthorUser
+from blog.database import SessionDep, lookup
+from blog.media import service
+from blog.media.models import Media
+from blog.media.storage import Storage
+
+
+def get_storage(request: Request) -> Storage:
+    storage: Storage = request.app.state.media_storage
+    return storage
+
+
+StorageDep = Annotated[Storage, Depends(get_storage)]
+
+
+async def get_media(_writer: AuthorUser, media_id: uuid.UUID, session: SessionDep) -> Media:
+    """The media in the path, to a writer of its blog (404 in any other blog)."""
+    return await lookup(session, service.get_media, media_id=media_id)
+
+
+PathMedia = Annotated[Media, Depends(get_media)]
