@@ -32,10 +32,8 @@ ORIENTATION = 0x0112
 
 
 @pytest.fixture
-def settings(settings: Settings, tmp_path: Path) -> Settings:
-    return settings.model_copy(
-        update={"media_root": tmp_path / "media", "media_max_bytes": MAX_BYTES}
-    )
+def settings(settings: Settings) -> Settings:
+    return settings.model_copy(update={"media_max_bytes": MAX_BYTES})
 
 
 @pytest.fixture

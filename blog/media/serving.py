@@ -49,9 +49,8 @@ def served_locally(settings: Settings) -> bool:
 
 
 def media_files(settings: Settings) -> MediaFiles:
-    root = Path(settings.media_root)
-    root.mkdir(parents=True, exist_ok=True)
-    return MediaFiles(directory=root)
+    # The root is made by the first upload: an app that never stores a file makes none.
+    return MediaFiles(directory=Path(settings.media_root), check_dir=False)
 
 
 def upload_limit(settings: Settings) -> Any:
