@@ -33,6 +33,7 @@ from blog.testing.factories import (
     DEFAULT_PASSWORD,
     AuthSessionFactory,
     CommentFactory,
+    MediaFactory,
     PostFactory,
     WebhookDeliveryFactory,
     WebhookEndpointFactory,
@@ -134,6 +135,7 @@ class Seed:
     session_id: str = ""  # a login of the owner
     endpoint_id: str = ""  # a webhook endpoint of the blog
     delivery_id: str = ""  # a delivery to it
+    media_id: str = ""  # a media of the blog (its row: no file behind it)
 
     def values(self, parameter: str) -> list[str]:
         return {
@@ -145,6 +147,7 @@ class Seed:
             "session_id": [self.session_id],
             "endpoint_id": [self.endpoint_id],
             "delivery_id": [self.delivery_id],
+            "media_id": [self.media_id],
         }.get(parameter, [])
 
     def refill(self, user: Callable[..., User]) -> None:
@@ -161,6 +164,7 @@ class Seed:
         blog = session.get(Tenant, member.tenant_id)
         hook = WebhookDeliveryFactory(endpoint=WebhookEndpointFactory(tenant=blog))
         self.endpoint_id, self.delivery_id = str(hook.endpoint_id), hook.id
+        self.media_id = str(MediaFactory(uploader=member).id)
 
 
 @pytest.fixture
