@@ -184,7 +184,7 @@ def test_export_holds_one_blog_whole_and_nothing_of_another(
 
     data = export_of(blog, tenant.slug)
 
-    assert (data["format"], data["version"], data["secrets"]) == ("blog-tenant-export", 5, False)
+    assert (data["format"], data["version"], data["secrets"]) == ("blog-tenant-export", 6, False)
     assert data["tenant"]["id"] == str(tenant.id)
     tables = ("users", "tags", "posts", "post_tags", "comments", "follows", "favorites")
     assert [len(data[name]) for name in tables] == [3, 3, 3, 4, 2, 1, 1]
@@ -253,7 +253,7 @@ def test_a_version_2_export_imports_with_default_account_settings(
 
     assert result.exit_code == 0, result.output
     copy = export_of(blog, "old-copy")
-    assert (copy["version"], copy["tenant"]["lockout_threshold"]) == (5, 5)
+    assert (copy["version"], copy["tenant"]["lockout_threshold"]) == (6, 5)
     assert copy["tenant"]["require_verified_email"] is False
     assert all(row["email_verified_at"] is None for row in copy["users"])
 

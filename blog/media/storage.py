@@ -38,6 +38,13 @@ def media_key(tenant_id: object, digest: str, variant: str, ext: str) -> str:
     return f"{tenant_id}/{digest}/{variant}.{ext}"
 
 
+def rekey(key: str, tenant_id: object) -> str:
+    """``key`` of another blog's upload, made ``tenant_id``'s (a blog imported under a new
+    id)."""
+    _tenant, rest = check_key(key).split("/", 1)
+    return f"{tenant_id}/{rest}"
+
+
 def check_key(key: str) -> str:
     """``key`` if every segment is plain (no traversal, no absolute path, no encoding)."""
     segments = key.split("/")
