@@ -24,6 +24,9 @@ class MediaFiles(StaticFiles):
     """Static files with long-lived caching and a type decided by the key's extension
     (every stored file is a re-encoded image of that type); nothing else is served."""
 
+    async def check_config(self) -> None:
+        """A root not made yet (no upload so far) serves nothing: 404s, not errors."""
+
     def file_response(
         self,
         full_path: str | os.PathLike[str],
