@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, File, Form, UploadFile, status
+from fastapi import APIRouter, BackgroundTasks, Form, status
 
 from blog.auth.dependencies import AuthorUser
 from blog.database import SessionDep
@@ -10,8 +10,7 @@ from blog.dependencies import SettingsDep
 from blog.errors import responses
 from blog.media import service
 from blog.media.dependencies import PathMedia, StorageDep
-from blog.media.models import MediaPurpose
-from blog.media.schemas import AltText, MediaPage, MediaRead, MediaUpdate
+from blog.media.schemas import MediaPage, MediaRead, MediaUpdate, MediaUpload
 from blog.pagination import PAGE_HEADERS, PageDep, PageHeadersDep
 from blog.tenants.dependencies import TenantDep
 
@@ -27,28 +26,26 @@ router = APIRouter(prefix="/media", tags=["media"])
     summary="Upload an image (authors and above): JPEG, PNG, WebP or GIF",
 )
 def upload_media(
-    file: Annotated[UploadFile, File(description="The image; its type is read from its bytes.")],
+    form: Annotated[MediaUpload, Form(media_type="multipart/form-data")],
     tenant: TenantDep,
     writer: AuthorUser,
     session: SessionDep,
     settings: SettingsDep,
     storage: StorageDep,
-    alt: Annotated[AltText, Form()] = "",
-    purpose: Annotated[MediaPurpose, Form()] = MediaPurpose.post,
 ) -> MediaRead:
     """Stored without its metadata (EXIF, GPS), upright, with variants 400, 800 and 1600
     px wide (those narrower than the original) and a WebP of each. 413 over the size
     limit or the blog's quota, 415 for anything but an accepted image, 422 over the pixel
     limit."""
-    data = file.file.read(settings.media_max_bytes + 1)
+    data = form.file.file.read(settings.media_max_bytes + 1)
     media = service.upload(
         session,
         tenant=tenant,
         uploader=writer,
         storage=storage,
         data=data,
-        alt=alt,
-        purpose=purpose,
+        alt=form.alt,
+        purpose=form.purpose,
         max_bytes=settings.media_max_bytes,
         max_pixels=settings.media_max_pixels,
         quota_mb=settings.media_quota_mb,

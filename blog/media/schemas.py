@@ -4,6 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
+from fastapi import UploadFile
 from pydantic import BaseModel, Field
 
 from blog.media.models import ALT_MAX_LENGTH, MediaPurpose
@@ -15,6 +16,14 @@ AltText = Annotated[
     NoNul,
     Field(max_length=ALT_MAX_LENGTH, description="What the image shows, for screen readers."),
 ]
+
+
+class MediaUpload(BaseModel):
+    """The upload form (``multipart/form-data``)."""
+
+    file: UploadFile = Field(description="The image; its type is read from its bytes.")
+    alt: AltText = ""
+    purpose: MediaPurpose = MediaPurpose.post
 
 
 class MediaFile(BaseModel):
