@@ -471,3 +471,15 @@ def test_local_storage_round_trip(tmp_path: Path) -> None:
 )
 def test_the_media_path_serves_nothing_outside_the_root(client: TestClient, path: str) -> None:
     assert client.get(path).status_code == 404
+
+
+def test_an_uploaders_deleted_account_leaves_the_media(
+    client: TestClient, tenant: Tenant, author: User, user: UserMaker, auth_headers: AuthHeaders
+) -> None:
+    body = uploaded(client, tenant, auth_headers(author), image_bytes("PNG"))
+    admin = auth_headers(user(role=Role.admin))
+    gone = client.delete(tenant_path(tenant, f"/users/{author.id}"), headers=admin)
+    assert gone.status_code == 204, gone.text
+    kept = client.get(tenant_path(tenant, f"/media/{body['id']}"), headers=admin)
+    assert kept.json()["uploaded_by"] is None
+    assert fetch(client, body["url"])
