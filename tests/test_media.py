@@ -483,3 +483,19 @@ def test_an_uploaders_deleted_account_leaves_the_media(
     kept = client.get(tenant_path(tenant, f"/media/{body['id']}"), headers=admin)
     assert kept.json()["uploaded_by"] is None
     assert fetch(client, body["url"])
+
+
+def test_a_wide_image_gets_every_variant_and_no_full_size_webp(
+    client: TestClient, tenant: Tenant, author: User, auth_headers: AuthHeaders
+) -> None:
+    body = uploaded(client, tenant, auth_headers(author), image_bytes("JPEG", (2000, 100)))
+    widths = {file["name"]: file["width"] for file in body["files"]}
+    assert widths == {
+        "original": 2000,
+        "w400": 400,
+        "w400-webp": 400,
+        "w800": 800,
+        "w800-webp": 800,
+        "w1600": 1600,
+        "w1600-webp": 1600,
+    }

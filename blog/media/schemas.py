@@ -31,7 +31,8 @@ class MediaFile(BaseModel):
 
     name: str = Field(
         description="`original`, `w400`, `w800`, `w1600` (only those narrower than the "
-        "original), each also as WebP: `original-webp`, `w400-webp`…",
+        "original), each also as WebP: `w400-webp`…, and `original-webp` for an original "
+        "at most 1600 px wide. An animated image has its `original` only.",
         examples=["w800-webp"],
     )
     url: str
