@@ -9,7 +9,7 @@ from blog.database import SessionDep
 from blog.dependencies import SettingsDep
 from blog.errors import responses
 from blog.media import service
-from blog.media.dependencies import PathMedia, StorageDep
+from blog.media.dependencies import IMAGE_WORK, PathMedia, StorageDep
 from blog.media.schemas import MediaPage, MediaRead, MediaUpdate, MediaUpload
 from blog.pagination import PAGE_HEADERS, PageDep, PageHeadersDep
 from blog.tenants.dependencies import TenantDep
@@ -22,6 +22,7 @@ router = APIRouter(prefix="/media", tags=["media"])
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
+    dependencies=[IMAGE_WORK],
     responses=responses(400, 401, 403, 413, 415, 422),
     summary="Upload an image (authors and above): JPEG, PNG, WebP or GIF",
 )
