@@ -37,7 +37,13 @@ from tests.cli import (
     populate,
     said,
 )
-from tests.factories import DEFAULT_PASSWORD, ApiKeyFactory, TenantFactory, UserFactory
+from tests.factories import (
+    DEFAULT_PASSWORD,
+    ApiKeyFactory,
+    MediaFactory,
+    TenantFactory,
+    UserFactory,
+)
 
 TENANT_TABLES = (
     "users",
@@ -49,6 +55,7 @@ TENANT_TABLES = (
     "follows",
     "favorites",
     "api_keys",
+    "media",
 )
 LONG_PASSWORD = "é" * 37  # 37 characters, 74 bytes in UTF-8: over bcrypt's 72
 
@@ -374,6 +381,7 @@ def test_tenants_delete_removes_that_blog_and_nothing_else(
 ) -> None:
     owner = populate(db, tenant)["owner"]
     ApiKeyFactory(creator=owner, kind=KeyKind.admin)  # a key whose creator goes with it
+    MediaFactory(uploader=owner)  # its files: tests/test_media_transfer.py
     populate(db, other_tenant)
     other_before = export_of(blog, other_tenant.slug)
     other_counts = {table: count(owner_engine, table, other_tenant.id) for table in TENANT_TABLES}
@@ -403,6 +411,7 @@ def test_tenants_delete_removes_that_blog_and_nothing_else(
         "webhook_endpoints": "0",
         "webhook_deliveries": "0",
         "api_keys": "1",
+        "media": "1",
     }
     assert all(count(owner_engine, table, tenant.id) == 0 for table in TENANT_TABLES)
     assert count(owner_engine, "tenants") == 1

@@ -208,3 +208,26 @@ def test_an_import_refuses_media_files_that_do_not_belong(
     assert result.exit_code != 0
     assert message in said(result)
     assert blog("tenants", "show", "tampered").exit_code != 0  # all or nothing
+
+
+def test_deleting_a_blog_removes_its_media_files(
+    blog: Blog,
+    client: TestClient,
+    tenant: Tenant,
+    other_tenant: Tenant,
+    user: UserMaker,
+    auth_headers: AuthHeaders,
+    picture: dict[str, Any],
+    media_root: Path,
+) -> None:
+    stranger = user(role=Role.author, tenant=other_tenant)
+    kept = uploaded(client, other_tenant, auth_headers(stranger), image_bytes("PNG"))
+
+    result = blog("tenants", "delete", tenant.slug, "--yes")
+
+    assert result.exit_code == 0, result.output
+    assert "6 media file(s) removed" in said(result)
+    assert not (media_root / str(tenant.id)).exists()
+    for file in picture["files"]:
+        assert client.get(file["url"]).status_code == 404
+    assert fetch(client, kept["url"])  # the same image in another blog: its own files

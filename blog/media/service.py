@@ -153,6 +153,11 @@ def delete_media(session: Session, *, media: Media) -> list[str]:
     return [file["key"] for file in media.files]
 
 
+def all_keys(session: Session) -> list[str]:
+    """The keys of every file of the blog's media (to remove with the blog)."""
+    return sorted({file["key"] for media in session.exec(select(Media)) for file in media.files})
+
+
 def delete_files(storage: Storage, keys: Sequence[str]) -> None:
     """Remove committed deletions' files (a missing one is fine)."""
     for key in keys:
