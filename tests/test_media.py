@@ -27,13 +27,16 @@ from tests.problems import assert_problem
 UserMaker = Callable[..., User]
 AuthHeaders = Callable[[User], dict[str, str]]
 MAX_BYTES = 300_000
+MAX_BODY_BYTES = 100_000  # every other route's limit: smaller than an upload's here
 GPS_IFD = 0x8825
 ORIENTATION = 0x0112
 
 
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
-    return settings.model_copy(update={"media_max_bytes": MAX_BYTES})
+    return settings.model_copy(
+        update={"media_max_bytes": MAX_BYTES, "max_body_bytes": MAX_BODY_BYTES}
+    )
 
 
 @pytest.fixture
@@ -256,8 +259,19 @@ def test_an_oversized_file_is_413(
         413,
         "payload_too_large",
     )
-    # Other routes keep BLOG_MAX_BODY_BYTES.
-    assert MAX_BYTES < 1_048_576  # the default the posts route keeps
+
+
+def test_only_uploads_take_bodies_past_the_usual_limit(
+    client: TestClient, tenant: Tenant, author: User, auth_headers: AuthHeaders
+) -> None:
+    noise = io.BytesIO()
+    Image.effect_noise((256, 256), 100).convert("RGB").save(noise, "PNG")
+    assert MAX_BODY_BYTES < len(noise.getvalue()) < MAX_BYTES
+    response = upload(client, tenant, auth_headers(author), noise.getvalue())
+    assert response.status_code == 201, response.text
+    post = {"title": "Long", "body": "x" * MAX_BODY_BYTES}
+    too_long = client.post(tenant_path(tenant, "/posts"), json=post, headers=auth_headers(author))
+    assert_problem(too_long, 413, "payload_too_large")
 
 
 def _png_chunk(kind: bytes, data: bytes) -> bytes:
