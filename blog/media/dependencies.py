@@ -30,6 +30,15 @@ async def get_media(_writer: AuthorUser, media_id: uuid.UUID, session: SessionDe
 PathMedia = Annotated[Media, Depends(get_media)]
 
 
+async def get_media_for_edit(media: PathMedia, writer: AuthorUser) -> Media:
+    """The media in the path, to its uploader or an editor and above (403 otherwise)."""
+    service.ensure_can_change(writer, media)
+    return media
+
+
+MediaForEdit = Annotated[Media, Depends(get_media_for_edit)]
+
+
 async def _image_work_slot() -> AsyncIterator[None]:
     yield
 

@@ -9,7 +9,7 @@ from blog.database import SessionDep
 from blog.dependencies import SettingsDep
 from blog.errors import responses
 from blog.media import service
-from blog.media.dependencies import IMAGE_WORK, PathMedia, StorageDep
+from blog.media.dependencies import IMAGE_WORK, MediaForEdit, PathMedia, StorageDep
 from blog.media.schemas import MediaPage, MediaRead, MediaUpdate, MediaUpload
 from blog.pagination import PAGE_HEADERS, PageDep, PageHeadersDep
 from blog.tenants.dependencies import TenantDep
@@ -85,13 +85,8 @@ def read_media(media: PathMedia, storage: StorageDep) -> MediaRead:
     summary="Change a media's alt text (its uploader, editors and above)",
 )
 def update_media(
-    media: PathMedia,
-    data: MediaUpdate,
-    writer: AuthorUser,
-    session: SessionDep,
-    storage: StorageDep,
+    media: MediaForEdit, data: MediaUpdate, session: SessionDep, storage: StorageDep
 ) -> MediaRead:
-    service.ensure_can_change(writer, media)
     return service.to_read(service.update_alt(session, media=media, alt=data.alt), storage)
 
 
@@ -102,14 +97,9 @@ def update_media(
     summary="Delete a media and its files (its uploader, editors and above; 409 while used)",
 )
 def delete_media(
-    media: PathMedia,
-    writer: AuthorUser,
-    session: SessionDep,
-    storage: StorageDep,
-    background: BackgroundTasks,
+    media: MediaForEdit, session: SessionDep, storage: StorageDep, background: BackgroundTasks
 ) -> None:
     """Refused with 409 `media_in_use` while a post's body or description holds one of its
     URLs. The files go once the deletion is committed."""
-    service.ensure_can_change(writer, media)
     keys = service.delete_media(session, media=media)
     background.add_task(service.delete_files, storage, keys)
