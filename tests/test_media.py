@@ -301,6 +301,21 @@ def test_a_pixel_bomb_is_422(
     assert "40000000 pixels" in body["detail"]
 
 
+def test_an_animation_counts_the_pixels_of_all_its_frames(
+    client: TestClient, tenant: Tenant, author: User, auth_headers: AuthHeaders, app: FastAPI
+) -> None:
+    app.state.settings = app.state.settings.model_copy(update={"media_max_pixels": 30_000})
+    frames = [Image.new("RGB", (100, 100), color) for color in ("red", "lime", "blue", "red")]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, "GIF", save_all=True, append_images=frames[1:])
+    response = upload(client, tenant, auth_headers(author), buffer.getvalue())
+    assert_problem(response, 422, "image_too_many_pixels")
+    # One frame of them is well within the limit.
+    single = io.BytesIO()
+    frames[0].save(single, "GIF")
+    assert upload(client, tenant, auth_headers(author), single.getvalue()).status_code == 201
+
+
 def test_readers_and_strangers_may_not_upload(
     client: TestClient, tenant: Tenant, user: UserMaker, auth_headers: AuthHeaders
 ) -> None:

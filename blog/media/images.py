@@ -99,20 +99,26 @@ def process(data: bytes, *, max_pixels: int) -> Processed:
         image = Image.open(io.BytesIO(data), formats=[format_.pillow])
     except Image.DecompressionBombError as exc:
         raise TooManyPixels() from exc
-    except (OSError, SyntaxError, ValueError) as exc:
+    except Exception as exc:  # a malformed file: Pillow's parsers raise many kinds
         raise NotAnImage() from exc
     # Only the header is read so far: refuse a bomb before decoding a pixel.
     if image.width * image.height > max_pixels:
         raise TooManyPixels()
-    animated = getattr(image, "n_frames", 1) > 1
     try:
+        frames = getattr(image, "n_frames", 1)  # reads every frame's header
+        animated = frames > 1
+        # Every frame is decoded and kept while re-encoding: they count together.
+        if image.width * image.height * frames > max_pixels:
+            raise TooManyPixels()
         if animated:
             renditions: tuple[Rendition, ...] = (_animated_original(image, format_),)
         else:
             renditions = _stills(image, format_)
+    except ImageRefused:
+        raise
     except Image.DecompressionBombError as exc:
         raise TooManyPixels() from exc
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+    except Exception as exc:  # a malformed file: Pillow's decoders raise many kinds
         raise NotAnImage() from exc
     original = renditions[0]
     return Processed(
