@@ -29,6 +29,9 @@ from blog.keys import API_KEY_HEADER
 from blog.keys import routes as key_routes
 from blog.keys.dependencies import get_key_caller
 from blog.mail import Mailer
+from blog.media import routes as media_routes
+from blog.media import serving as media_serving
+from blog.media.storage import storage_from_settings
 from blog.middleware import BodySizeLimit, SecurityHeaders
 from blog.observability import metrics, tracing
 from blog.observability.middleware import REQUEST_ID_HEADER, RequestLog
@@ -148,11 +151,15 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.mailer = mailer = Mailer(settings, background)
     app.state.auth = auth = build_auth_config(settings, mailer)
     app.state.rate_limiter = RateLimiter(engine, enabled=settings.rate_limits_enabled)
+    app.state.media_storage = storage_from_settings(settings)
 
     # Added innermost first: security headers and CORS wrap everything, errors included;
     # the cache stores responses with their security headers, and CORS answers each origin.
     app.add_middleware(
-        BodySizeLimit, max_bytes=settings.max_body_bytes, render_for=conduit.render_for
+        BodySizeLimit,
+        max_bytes=settings.max_body_bytes,
+        render_for=conduit.render_for,
+        larger_for=media_serving.upload_limit(settings),
     )
     app.add_middleware(SecurityHeaders)
     app.add_middleware(
@@ -188,6 +195,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.router.routes.extend(_api_routes())
     app.add_api_route(metrics.METRICS_PATH, metrics.metrics_endpoint, include_in_schema=False)
     app.mount(conduit.MOUNT_PATH, conduit.create_conduit_app(app.state))
+    if media_serving.served_locally(settings):
+        app.mount(settings.media_url.rstrip("/"), media_serving.media_files(settings))
     return app
 
 
@@ -208,6 +217,7 @@ def _api_routes() -> tuple[BaseRoute, ...]:
     tenant_api.include_router(revision_routes.router)
     tenant_api.include_router(webhook_routes.router)
     tenant_api.include_router(key_routes.router)
+    tenant_api.include_router(media_routes.router)
 
     api = APIRouter(responses=APP_RESPONSES, generate_unique_id_function=operation_id)
     api.include_router(health.router)

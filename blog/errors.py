@@ -364,6 +364,7 @@ def responses(*status_codes: int) -> dict[int | str, dict[str, Any]]:
         404: "No such resource in this tenant.",
         409: "Conflicts with existing data.",
         413: "The request body is too large.",
+        415: "The body's media type is not accepted.",
         422: "Invalid input.",
         429: "Too many attempts; see the Retry-After header.",
         500: "Unexpected server error (details are logged, never returned).",

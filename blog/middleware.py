@@ -30,6 +30,7 @@ class BodySizeLimit:
     A declared Content-Length is checked up front (the server holds the client to it);
     a body without one (chunked) is read here up to the limit and then handed on. The 413
     is in the shape of the API the path belongs to (``render_for``: path → renderer).
+    Uploads take more: ``larger_for`` gives a path's own limit (None: ``max_bytes``).
     """
 
     def __init__(
@@ -37,10 +38,12 @@ class BodySizeLimit:
         app: ASGIApp,
         max_bytes: int,
         render_for: Callable[[str], Render] = lambda _path: render_problem,
+        larger_for: Callable[[str], int | None] = lambda _path: None,
     ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.render_for = render_for
+        self.larger_for = larger_for
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -49,9 +52,10 @@ class BodySizeLimit:
         too_large = self.render_for(scope["path"])(
             Problem(413, PayloadTooLarge.detail, PayloadTooLarge.code)
         )
+        max_bytes = self.larger_for(scope["path"]) or self.max_bytes
         declared = Headers(scope=scope).get("content-length")
         if declared is not None:
-            if not declared.isdigit() or int(declared) > self.max_bytes:
+            if not declared.isdigit() or int(declared) > max_bytes:
                 await too_large(scope, receive, send)
                 return
             await self.app(scope, receive, send)
@@ -62,7 +66,7 @@ class BodySizeLimit:
             if message["type"] != "http.request":
                 break
             body += message.get("body", b"")
-            if len(body) > self.max_bytes:
+            if len(body) > max_bytes:
                 await too_large(scope, receive, send)
                 return
             if not message.get("more_body", False):

@@ -6,6 +6,7 @@ from blog.auth.models import AccountToken, AuthSession, RefreshToken
 from blog.cache import TenantVersion
 from blog.jobs.models import Job
 from blog.keys.models import ApiKey
+from blog.media.models import Media
 from blog.posts.models import Comment, Favorite, Post, PostTag, Tag
 from blog.ratelimit import RateLimitHit
 from blog.revisions.models import PostAutosave, PostRevision
@@ -23,6 +24,7 @@ __all__ = [
     "Favorite",
     "Follow",
     "Job",
+    "Media",
     "Post",
     "PostAutosave",
     "PostRevision",

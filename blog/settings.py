@@ -2,6 +2,7 @@
 
 from functools import lru_cache
 from ipaddress import ip_network
+from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field, IPvAnyNetwork, SecretStr, field_validator, model_validator
@@ -107,6 +108,30 @@ class Settings(BaseSettings):
         description="On SIGTERM, how long the server may take to stop: requests in flight"
         " finish meanwhile; past it they are cut (their transactions roll back).",
     )
+    media_storage: Literal["local", "s3"] = Field(
+        default="local", description="Where uploaded files live: a local directory or S3."
+    )
+    media_root: Path = Field(default=Path("./media"), description="The local storage's root.")
+    media_url: str = Field(
+        default="/media",
+        description="Where local files are reached: a path (the app serves them there) or "
+        "an absolute URL (a web server or CDN serves the root).",
+    )
+    media_s3_bucket: str | None = None
+    media_s3_endpoint_url: str | None = Field(
+        default=None, description="An S3-compatible server's URL; empty: AWS."
+    )
+    media_s3_region: str | None = None
+    media_s3_public_url: str | None = Field(
+        default=None, description="Where the bucket's objects are read publicly (a CDN)."
+    )
+    media_max_bytes: int = Field(default=10 * 1024 * 1024, gt=0, description="Per upload.")
+    media_max_pixels: int = Field(
+        default=40_000_000, gt=0, description="Per image (width x height): decompression bombs."
+    )
+    media_quota_mb: int = Field(
+        default=1024, ge=0, description="Stored bytes per blog, all variants counted; 0: none."
+    )
     background_queue_size: int = Field(default=1000, gt=0)
     background_retry_seconds: float = Field(default=2, ge=0)
     # GET /metrics: for these addresses only, and with this bearer token when it is set
@@ -146,7 +171,16 @@ class Settings(BaseSettings):
     def _empty_means_default(cls, value: object) -> object:
         return None if value == "" else value
 
-    @field_validator("smtp_username", "smtp_password", "metrics_token", mode="before")
+    @field_validator(
+        "smtp_username",
+        "smtp_password",
+        "metrics_token",
+        "media_s3_bucket",
+        "media_s3_endpoint_url",
+        "media_s3_region",
+        "media_s3_public_url",
+        mode="before",
+    )
     @classmethod
     def _empty_means_no_login(cls, value: object) -> object:
         """``BLOG_SMTP_USERNAME=`` (as in ``.env.example``) means no login, not an empty one;

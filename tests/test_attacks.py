@@ -40,6 +40,7 @@ Every attack that must fail also checks that no row of the database changed.
 
 import copy
 import dataclasses
+import io
 import re
 import secrets
 import time
@@ -55,6 +56,7 @@ import sqlalchemy as sa
 from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
+from PIL import Image
 from sqlmodel import Session
 
 from blog.app import create_app
@@ -73,6 +75,7 @@ from tests.factories import (
     ApiKeyFactory,
     AuthSessionFactory,
     CommentFactory,
+    MediaFactory,
     PostFactory,
     PostRevisionFactory,
     UserFactory,
@@ -97,6 +100,9 @@ DOCUMENT_PREFIX: Final = "/blogs/{tenant}"
 TENANT_PREFIXES: Final = (TENANT_PREFIX, DOCUMENT_PREFIX)
 JSON: Final = "application/json"
 FORM: Final = "application/x-www-form-urlencoded"
+MULTIPART: Final = "multipart/form-data"
+PROBLEM: Final = "application/problem+json"
+MEDIA_PATH: Final = "/media"  # BLOG_MEDIA_URL's default: the app serves uploads there
 NEW_PASSWORD: Final = "a-brand-new-password"
 PATH_PARAMETER = re.compile(r"{(\w+)}")
 WEBHOOK_SECRET = re.compile(r"whsec_[A-Za-z0-9+/]{32,}")
@@ -251,6 +257,12 @@ POST_EDITOR = Policy(
     caller="author",
     cases=denied("reader", "rival") + allowed("author", *STAFF),
 )
+MEDIA_EDITOR = Policy(
+    "the media's uploader, or editor and above",
+    "required",
+    caller="author",
+    cases=denied("reader", "rival") + allowed("author", *STAFF),
+)
 COMMENT_MODERATOR = Policy(
     "the comment's author, the post's author, or editor and above",
     "required",
@@ -336,6 +348,11 @@ ROUTE_POLICY: Final[dict[str, Policy]] = {
     "POST /api/v1/tenants/{tenant}/keys": ADMIN,
     "GET /api/v1/tenants/{tenant}/keys": ADMIN,
     "DELETE /api/v1/tenants/{tenant}/keys/{key_id}": ADMIN,
+    "POST /api/v1/tenants/{tenant}/media": AUTHOR,
+    "GET /api/v1/tenants/{tenant}/media": AUTHOR,
+    "GET /api/v1/tenants/{tenant}/media/{media_id}": AUTHOR,
+    "PATCH /api/v1/tenants/{tenant}/media/{media_id}": MEDIA_EDITOR,
+    "DELETE /api/v1/tenants/{tenant}/media/{media_id}": MEDIA_EDITOR,
 }
 
 # The routes an admin key may call, by the scope it needs; a key is refused (403) on every
@@ -356,6 +373,11 @@ ROUTE_SCOPE: Final[dict[str, Scope]] = {
     "GET /api/v1/tenants/{tenant}/posts/{post_id}/autosaves": Scope.posts_write,
     "GET /api/v1/tenants/{tenant}/posts/{post_id}/edit": Scope.posts_write,
     "GET /api/v1/tenants/{tenant}/users": Scope.members_read,
+    "POST /api/v1/tenants/{tenant}/media": Scope.posts_write,
+    "GET /api/v1/tenants/{tenant}/media": Scope.posts_write,
+    "GET /api/v1/tenants/{tenant}/media/{media_id}": Scope.posts_write,
+    "PATCH /api/v1/tenants/{tenant}/media/{media_id}": Scope.posts_write,
+    "DELETE /api/v1/tenants/{tenant}/media/{media_id}": Scope.posts_write,
     "POST /api/v1/tenants/{tenant}/webhooks": Scope.webhooks_manage,
     "GET /api/v1/tenants/{tenant}/webhooks": Scope.webhooks_manage,
     "GET /api/v1/tenants/{tenant}/webhooks/{endpoint_id}": Scope.webhooks_manage,
@@ -461,6 +483,8 @@ def collect_operations(app: FastAPI) -> tuple[Operation, ...]:
     for route in iter_route_contexts(app.routes):
         if route.path == conduit.MOUNT_PATH:
             continue  # the RealWorld API, with its own schema: tests/test_conduit_tenancy.py
+        if route.path == MEDIA_PATH:
+            continue  # uploaded files (static, no caller, no blog in the path): test_media.py
         if route.include_in_schema or not route.path:
             continue
         for method in sorted((route.methods or set()) - {"HEAD"}):
@@ -520,6 +544,7 @@ class Objects:
     delivery_id: str = ""  # a (delivered) delivery to that endpoint
     key_id: str = ""  # a content key of the blog
     revision_id: str = ""  # a revision of the post
+    media_id: str = ""  # a media uploaded by the author
     code: str = "not_found"  # a problem type: platform documentation, no blog's object
 
     def fill(self, template: str) -> str:
@@ -586,6 +611,7 @@ class Site:
             self.objects.endpoint_id,
             self.objects.delivery_id,
             self.objects.key_id,
+            self.objects.media_id,
         }
 
 
@@ -682,6 +708,11 @@ class World:
             return self.client.request(op.method, url, headers=headers, params=query, json=payload)
         if op.body == FORM:
             return self.client.request(op.method, url, headers=headers, params=query, data=payload)
+        if op.body == MULTIPART:
+            files = {"file": ("dot.png", A_PNG, "image/png")}
+            return self.client.request(
+                op.method, url, headers=headers, params=query, data=payload, files=files
+            )
         raise NotImplementedError(f"{op}: teach World.call to send {op.body}")
 
     def valid_body(self, op: Operation, site: Site) -> Body:
@@ -719,6 +750,7 @@ class World:
         )
         hook = WebhookDeliveryFactory.create(endpoint__tenant=site.tenant)
         key = ApiKeyFactory.create(tenant=site.tenant)
+        media = MediaFactory.create(uploader=site.users["author"])
         objects = Objects(
             site.slug,
             str(target.id),
@@ -730,6 +762,7 @@ class World:
             delivery_id=hook.id,
             key_id=str(key.id),
             revision_id=str(revision.id),
+            media_id=str(media.id),
         )
         return objects, self.member(target)
 
@@ -812,6 +845,7 @@ def _build_site(auth_headers: AuthHeaders, tenant: Tenant) -> Site:
     hooks = {"endpoint_id": str(hook.endpoint_id), "delivery_id": hook.id}
     content_key = ApiKeyFactory.create(tenant=tenant)
     key_id = str(content_key.id)
+    media_id = str(MediaFactory.create(uploader=users["author"]).id)
     # A content key, and an admin key of the owner with every scope.
     keys = {
         "content": plain_key(content_key),
@@ -832,6 +866,7 @@ def _build_site(auth_headers: AuthHeaders, tenant: Tenant) -> Site:
             login,
             key_id=key_id,
             revision_id=revisions["post"],
+            media_id=media_id,
             **hooks,
         ),
         draft=Objects(
@@ -843,6 +878,7 @@ def _build_site(auth_headers: AuthHeaders, tenant: Tenant) -> Site:
             login,
             key_id=key_id,
             revision_id=revisions["draft"],
+            media_id=media_id,
             **hooks,
         ),
         draft_tag=draft_tag,
@@ -855,6 +891,7 @@ def _build_site(auth_headers: AuthHeaders, tenant: Tenant) -> Site:
             login,
             key_id=key_id,
             revision_id=revisions["scheduled"],
+            media_id=media_id,
             **hooks,
         ),
         scheduled_tag=scheduled_tag,
@@ -889,6 +926,15 @@ def world(
 
 
 # --- request bodies -----------------------------------------------------------------------
+
+
+def _a_png() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), "red").save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+A_PNG: Final = _a_png()  # the file of every upload
 
 # A valid body for every route that takes one, by "METHOD path" (the token route takes a
 # form). A route missing here fails test_every_route_with_a_body_has_a_valid_one.
@@ -950,6 +996,9 @@ BODIES: Final[dict[str, Callable[[World, Site], Body]]] = {
         "description": "Renamed"
     },
     "POST /api/v1/tenants/{tenant}/keys": lambda _w, _s: {"kind": "content", "name": "A key"},
+    # Form fields; World.call adds the image (A_PNG).
+    "POST /api/v1/tenants/{tenant}/media": lambda _w, _s: {"alt": "A dot"},
+    "PATCH /api/v1/tenants/{tenant}/media/{media_id}": lambda _w, _s: {"alt": "A described dot"},
 }
 
 # Fields a client may never set, smuggled into every JSON body...
@@ -1076,7 +1125,7 @@ def test_policies_agree_with_the_schema() -> None:
             problems.append(f"{op}: policy {policy.name!r}, but its token is {op.token}")
         if unfillable := set(op.path_params) - OBJECT_FIELDS:
             problems.append(f"{op}: no value for {unfillable}; add it to Objects")
-        if op.body not in (None, JSON, FORM):
+        if op.body not in (None, JSON, FORM, MULTIPART):
             problems.append(f"{op}: takes {op.body}; teach World.call to send it")
         for case in policy.cases:
             if case.actor not in {*MEMBERS, "self"}:

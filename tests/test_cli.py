@@ -37,7 +37,13 @@ from tests.cli import (
     populate,
     said,
 )
-from tests.factories import DEFAULT_PASSWORD, ApiKeyFactory, TenantFactory, UserFactory
+from tests.factories import (
+    DEFAULT_PASSWORD,
+    ApiKeyFactory,
+    MediaFactory,
+    TenantFactory,
+    UserFactory,
+)
 
 TENANT_TABLES = (
     "users",
@@ -51,6 +57,7 @@ TENANT_TABLES = (
     "api_keys",
     "post_revisions",
     "post_autosaves",
+    "media",
 )
 LONG_PASSWORD = "é" * 37  # 37 characters, 74 bytes in UTF-8: over bcrypt's 72
 
@@ -376,6 +383,7 @@ def test_tenants_delete_removes_that_blog_and_nothing_else(
 ) -> None:
     owner = populate(db, tenant)["owner"]
     ApiKeyFactory(creator=owner, kind=KeyKind.admin)  # a key whose creator goes with it
+    MediaFactory(uploader=owner)  # its files: tests/test_media_transfer.py
     populate(db, other_tenant)
     other_before = export_of(blog, other_tenant.slug)
     other_counts = {table: count(owner_engine, table, other_tenant.id) for table in TENANT_TABLES}
@@ -407,6 +415,7 @@ def test_tenants_delete_removes_that_blog_and_nothing_else(
         "api_keys": "1",
         "post_revisions": "1",
         "post_autosaves": "1",
+        "media": "1",
     }
     assert all(count(owner_engine, table, tenant.id) == 0 for table in TENANT_TABLES)
     assert count(owner_engine, "tenants") == 1

@@ -33,6 +33,7 @@ from blog.testing.factories import (
     DEFAULT_PASSWORD,
     AuthSessionFactory,
     CommentFactory,
+    MediaFactory,
     PostFactory,
     PostRevisionFactory,
     WebhookDeliveryFactory,
@@ -136,6 +137,7 @@ class Seed:
     endpoint_id: str = ""  # a webhook endpoint of the blog
     delivery_id: str = ""  # a delivery to it
     revision_id: str = ""  # a revision of the published post
+    media_id: str = ""  # a media of the blog (its row: no file behind it)
 
     def values(self, parameter: str) -> list[str]:
         return {
@@ -148,6 +150,7 @@ class Seed:
             "endpoint_id": [self.endpoint_id],
             "delivery_id": [self.delivery_id],
             "revision_id": [self.revision_id],
+            "media_id": [self.media_id],
         }.get(parameter, [])
 
     def refill(self, user: Callable[..., User]) -> None:
@@ -165,6 +168,7 @@ class Seed:
         blog = session.get(Tenant, member.tenant_id)
         hook = WebhookDeliveryFactory(endpoint=WebhookEndpointFactory(tenant=blog))
         self.endpoint_id, self.delivery_id = str(hook.endpoint_id), hook.id
+        self.media_id = str(MediaFactory(uploader=member).id)
 
 
 @pytest.fixture

@@ -198,6 +198,7 @@ def test_every_native_list_sends_the_headers(
         "/tags": "/tags",
         "/feed": "/feed",
         "/keys": "/keys",
+        "/media": "/media",
         "/webhooks": "/webhooks",
         "/webhooks/{endpoint_id}/deliveries": f"/webhooks/{endpoint.id}/deliveries",
     }

@@ -508,7 +508,7 @@ def test_export_and_import_carry_revisions_and_autosaves(
 
     assert imported.exit_code == 0, imported.output
     exported = json.loads(path.read_text())
-    assert exported["version"] == 6
+    assert exported["version"] == 7
     assert [row["body"] for row in exported["post_revisions"]] == ["b1", "b2"]
     assert [row["body"] for row in exported["post_autosaves"]] == ["working"]
     copy = export_of(blog, "copy")

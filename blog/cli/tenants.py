@@ -23,6 +23,8 @@ from blog.cli.common import (
     tenant_command,
 )
 from blog.database import new_session, unit_of_work
+from blog.media import service as media_service
+from blog.media.storage import storage_from_settings
 from blog.tenants import service as tenants_service
 from blog.tenants.schemas import TenantCreate
 from blog.users.models import USERNAME_MAX_LENGTH
@@ -151,7 +153,7 @@ def delete(
     ] = False,
     database_url: DatabaseUrl = None,
 ) -> None:
-    """Delete a blog with all its users, posts, tags, comments and logins. No undo.
+    """Delete a blog with all its users, posts, tags, comments, logins and media files. No undo.
 
     Without --yes, shows what would be removed and exits 1. Other blogs are untouched.
 
@@ -163,8 +165,13 @@ def delete(
             counts = tenants_service.row_counts(session)
             err_console.print(_removal_table(f"Would remove from {tenant.slug}", counts))
             fail(f"refusing to delete the blog {tenant.slug!r} without --yes")
+        files = media_service.all_keys(session)
         removed = tenants_service.delete_tenant(session, tenant=tenant)
+    # Once the rows are gone for good: a failed deletion keeps the files its rows name.
+    media_service.delete_files(storage_from_settings(settings), files)
     console.print(_removal_table(f"Deleted the blog {slug}; rows removed", removed))
+    if files:
+        console.print(f"{len(files)} media file(s) removed from the media storage.")
 
 
 def _removal_table(title: str, counts: dict[str, int]) -> Table:

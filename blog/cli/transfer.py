@@ -22,6 +22,8 @@ from blog.cli.common import (
     tenant_command,
 )
 from blog.database import new_session, unit_of_work
+from blog.media.storage import storage_from_settings
+from blog.media.transfer import attach_files, store_files
 from blog.tenants.transfer import export_tenant, import_tenant, parse_export
 
 
@@ -44,12 +46,20 @@ def export(
             help="Also write secret columns (an import without them makes new ones).",
         ),
     ] = False,
+    with_media: Annotated[
+        bool,
+        typer.Option(
+            "--with-media",
+            help="Also write the media files (base64) from the media storage; without it, "
+            "only their metadata.",
+        ),
+    ] = False,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Export one blog with all its data as JSON (logins and mailed links excluded).
 
     The file holds password hashes: keep it as private as the database. Secrets are
-    left out unless --include-secrets is given.
+    left out unless --include-secrets is given, media files unless --with-media is.
 
     Example: blog export acme --output acme.json
     """
@@ -63,8 +73,15 @@ def export(
                 execution_options={"isolation_level": "REPEATABLE READ"}
             )
         data = export_tenant(session, tenant=tenant, include_secrets=include_secrets)
-    text = data.model_dump_json(indent=2) + "\n"
+        missing = attach_files(session, data, storage_from_settings(settings)) if with_media else 0
+    # Without --with-media the file has no "media_files": an import then knows it holds none.
+    leave_out = None if with_media else {"media_files"}
+    text = data.model_dump_json(indent=2, exclude=leave_out) + "\n"
     message = f"Exported the blog [bold]{tenant.slug}[/bold]: {data.summary()}."
+    if with_media:
+        message += f" With {len(data.media_files or [])} media file(s)."
+    if missing:
+        message += f" {missing} media file(s) were missing from the storage."
     if include_secrets:
         message += " The file holds its secrets too: keep it as private as the database."
     if output is None:
@@ -111,7 +128,16 @@ def import_(
         unit_of_work(new_session(engine)) as session,
     ):
         tenant = import_tenant(session, data=data, slug=new_slug or data.tenant_slug)
+        # Before the commit: a storage failure leaves no blog behind.
+        stored = store_files(data, storage_from_settings(settings), tenant_id=tenant.id)
     console.print(f"Imported the blog [bold]{tenant.slug}[/bold]: {data.summary()}.")
+    if stored.written:
+        console.print(f"{stored.written} media file(s) written to the media storage.")
+    if stored.missing:
+        console.print(
+            f"{stored.missing} media file(s) were in neither the file nor the storage: "
+            "export with --with-media to move them."
+        )
     if tenant.id != data.tenant_id:
         console.print(
             f"Its id {data.tenant_id} is taken here, so the blog got a new one: {tenant.id}."

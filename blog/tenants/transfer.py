@@ -2,10 +2,11 @@
 
 The file is JSON::
 
-    {"format": "blog-tenant-export", "version": 5, "exported_at": "…Z", "secrets": false,
+    {"format": "blog-tenant-export", "version": 7, "exported_at": "…Z", "secrets": false,
      "tenant": {...}, "users": [...], "tags": [...], "posts": [...],
      "post_tags": [...], "comments": [...], "follows": [...], "favorites": [...],
-     "webhook_endpoints": [...], "post_revisions": [...], "post_autosaves": [...]}
+     "webhook_endpoints": [...], "post_revisions": [...], "post_autosaves": [...],
+     "media": [...], "media_files": [...]}
 
 What moves is declared, not written out: :data:`TABLES` has one :class:`Exported` per
 tenant-owned table that goes with a blog, naming its model and the columns left out; a
@@ -21,6 +22,12 @@ when asked for (``"secrets": true``); otherwise the import makes each row a fres
 Scheduled posts move as they are, and the import schedules their publication again.
 What is derived is not exported but made again: a post's ``search_tags`` (its tag names,
 for search) from its tag links, after which the database's triggers index the posts.
+
+Media move as rows (their metadata and storage keys); their files only when asked for
+(``blog export --with-media``: ``media_files``, each file's key, type and base64 bytes,
+see :mod:`blog.media.transfer`). A key names its blog's id
+(``{tenant_id}/{sha256}/{variant}.{ext}``): a blog imported under a new id gets its keys
+renamed to match.
 
 Ids: every row keeps its id. The keys of tenant-owned rows include the tenant's id,
 so they cannot collide with another blog's rows. The blog's own id is kept too,
@@ -56,11 +63,13 @@ from sqlmodel import Session, SQLModel, col, select
 from blog.bulk import columns_of, table_of
 from blog.database import utcnow, uuid7
 from blog.errors import InvalidInput
+from blog.media.models import Media
+from blog.media.storage import check_key, rekey
 from blog.posts.models import Comment, Favorite, Post, PostStatus, PostTag, Tag
 from blog.posts.publishing import schedule_publication
 from blog.posts.search import SearchLanguage
 from blog.revisions.models import PostAutosave, PostRevision
-from blog.tenancy import bind_tenant
+from blog.tenancy import bind_tenant, bound_tenant
 from blog.tenants.exceptions import InvalidExport, TenantSlugTaken
 from blog.tenants.models import Tenant
 from blog.tenants.schemas import TenantSlug
@@ -70,9 +79,10 @@ from blog.webhooks.models import WebhookEndpoint
 FORMAT = "blog-tenant-export"
 # 2: comments carry their per-post number; 3: account settings, verification;
 # 4: "secrets" says whether secret columns are in the file; webhook endpoints;
-# 5: the blog's search language; 6: post revisions and autosaves.
-VERSION = 6
-READABLE_VERSIONS = (2, 3, 4, 5, 6)
+# 5: the blog's search language; 6: post revisions and autosaves; 7: media (and their
+# files, when asked for).
+VERSION = 7
+READABLE_VERSIONS = (2, 3, 4, 5, 6, 7)
 FIRST_VERSION = READABLE_VERSIONS[0]
 INSERT_BATCH = 1000
 
@@ -206,6 +216,35 @@ def _index_tags(session: Session, _links: Sequence[Any]) -> None:
     session.execute(update.execution_options(synchronize_session=False))
 
 
+def _rekey_media(session: Session, media: Sequence[Any]) -> None:
+    """Media of a blog imported under a new id: their keys name the new id (the files
+    are put there: :func:`blog.media.transfer.store_files`)."""
+    tenant_id = bound_tenant(session)
+    assert tenant_id is not None  # noqa: S101 - import_tenant binds the blog first
+    for row in media:
+        files = [{**file, "key": rekey(file["key"], tenant_id)} for file in row.files]
+        if files != row.files:
+            session.execute(
+                sa.update(Media).where(col(Media.id) == row.id).values(files=files),
+                execution_options={"synchronize_session": False},
+            )
+
+
+_MEDIA_FILE_FIELDS = {"name", "key", "content_type", "width", "height", "bytes"}
+
+
+def _plain_media_files(media: Any) -> Any:
+    """A media's files are what uploads write: each its fields, its key plain segments
+    (:func:`blog.media.storage.check_key`: no path out of the storage's root)."""
+    for file in media.files:
+        if not isinstance(file, dict) or set(file) != _MEDIA_FILE_FIELDS:
+            raise ValueError(f"each file has exactly {', '.join(sorted(_MEDIA_FILE_FIELDS))}")
+        if not isinstance(file["key"], str):
+            raise ValueError("a file's key is text")
+        check_key(file["key"])  # an InvalidStorageKey is a ValueError
+    return media
+
+
 def _known_language(tenant: Any) -> Any:
     """A blog's search language is one PostgreSQL indexes with (:class:`SearchLanguage`)."""
     if tenant.search_language not in set(SearchLanguage):
@@ -258,6 +297,7 @@ TABLES: tuple[Exported, ...] = (
     # should not lose a draft in progress).
     Exported(PostRevision, since=6),
     Exported(PostAutosave, since=6),
+    Exported(Media, since=7, check=_plain_media_files, after_import=_rekey_media),
 )
 
 # The tenant-owned tables that stay behind, and why.
@@ -306,6 +346,16 @@ def _row_model(table: Exported, version: int, secrets: bool) -> type[Row]:
     )
 
 
+class MediaFileData(BaseModel):
+    """One media file in an export: its key (in the exported blog), type and bytes."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    key: str = Field(max_length=300)
+    content_type: str = Field(max_length=32)
+    data: str = Field(description="The bytes, base64.")
+
+
 class TenantExport(BaseModel):
     """The whole file. The model a file is read with is a subclass made for its version
     and tables (:func:`parse_export`), with one list of rows per exported table."""
@@ -317,6 +367,9 @@ class TenantExport(BaseModel):
     exported_at: AwareDatetime
     secrets: bool = False
     tenant: Row
+    media_files: list[MediaFileData] | None = Field(
+        default=None, description="The media's files (``--with-media``); null: not in the file."
+    )
 
     @property
     def tenant_id(self) -> uuid.UUID:

@@ -29,6 +29,8 @@ from blog.auth.security import PasswordHasher, hash_token, new_refresh_token
 from blog.database import utcnow
 from blog.keys import service as keys_service
 from blog.keys.models import ApiKey, KeyKind, Scope
+from blog.media.models import Media, MediaPurpose
+from blog.media.storage import media_key
 from blog.posts import service as posts_service
 from blog.posts.models import Comment, Favorite, Post, PostStatus, PostTag, Tag
 from blog.revisions.models import PostAutosave, PostRevision
@@ -413,6 +415,40 @@ class ApiKeyFactory(_ModelFactory):
 
 
 _plain_keys: dict[uuid.UUID, str] = {}
+
+
+def _media_files(media: Any) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": "original",
+            "key": media_key(media.tenant_id, media.sha256, "original", "png"),
+            "content_type": "image/png",
+            "width": media.width,
+            "height": media.height,
+            "bytes": media.bytes,
+        }
+    ]
+
+
+class MediaFactory(_ModelFactory):
+    """A media row uploaded by ``uploader`` (a new author unless given): its metadata
+    only, no file in any storage (upload through the API for files)."""
+
+    class Meta:
+        model = Media
+        exclude = ("uploader",)
+
+    uploader = factory.SubFactory(UserFactory)
+    tenant_id = factory.SelfAttribute("uploader.tenant_id")
+    uploaded_by = factory.SelfAttribute("uploader.id")
+    purpose = MediaPurpose.post
+    content_type = "image/png"
+    width = 640
+    height = 480
+    bytes = 1234
+    alt = factory.Faker("sentence", nb_words=4)
+    sha256 = factory.LazyFunction(lambda: uuid.uuid4().hex * 2)
+    files = factory.LazyAttribute(_media_files)
 
 
 def plain_key(key: ApiKey) -> str:

@@ -39,6 +39,7 @@ import os
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -219,7 +220,7 @@ def engine(_app_engine: Engine, owner_engine: Engine) -> Iterator[Engine]:
 
 
 @pytest.fixture
-def settings(database_url: str) -> Settings:
+def settings(database_url: str, tmp_path: Path) -> Settings:
     return Settings(
         _env_file=None,
         environment="test",
@@ -229,6 +230,7 @@ def settings(database_url: str) -> Settings:
         cors_origins=["http://localhost:5173"],
         background_retry_seconds=0.01,
         jobs_url="memory://",  # announcements go nowhere: tests run jobs with run_jobs
+        media_root=tmp_path / "media",  # uploads: the test's own directory
     )
 
 

@@ -14,6 +14,7 @@ from blog.auth.security import PasswordHasher
 from blog.auth.sessions import end_all_sessions
 from blog.database import insert_ignoring_conflicts, utcnow
 from blog.keys import service as keys_service
+from blog.media import service as media_service
 from blog.pagination import PageParams, fetch_page
 from blog.posts import service as posts_service
 from blog.tenants.models import Tenant
@@ -216,6 +217,7 @@ def delete_user(session: Session, *, actor: User, target: User) -> None:
     _ensure_other_owner_remains(session, target=target)
     posts_service.detach_author(session, user=target)
     keys_service.detach_creator(session, user=target)
+    media_service.detach_uploader(session, user=target)
     session.delete(target)
     session.flush()
     emit(

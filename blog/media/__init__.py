@@ -1,0 +1,1 @@
+"""A blog's media: uploaded images, their variants, and where their files are stored."""
