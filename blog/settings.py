@@ -105,6 +105,21 @@ class Settings(BaseSettings):
         description="On SIGTERM, how long the server may take to stop: requests in flight"
         " finish meanwhile; past it they are cut (their transactions roll back).",
     )
+    media_storage: Literal["local", "s3"] = Field(
+        default="local",
+        description="Where uploaded media files go: local (a directory this server serves) "
+        "or s3 (a bucket: BLOG_MEDIA_S3_*, credentials from AWS_*).",
+    )
+    media_s3_bucket: str | None = None
+    media_s3_endpoint_url: str | None = Field(
+        default=None, description="An S3-compatible server (MinIO...); empty: AWS S3."
+    )
+    media_s3_region: str | None = None
+    media_s3_public_url: str | None = Field(
+        default=None,
+        description="Where readers fetch the bucket's objects (a CDN, a custom domain); "
+        "empty: the bucket's own address.",
+    )
     background_queue_size: int = Field(default=1000, gt=0)
     background_retry_seconds: float = Field(default=2, ge=0)
     # GET /metrics: for these addresses only, and with this bearer token when it is set
@@ -139,7 +154,14 @@ class Settings(BaseSettings):
     def _upper_log_level(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
 
-    @field_validator("log_format", mode="before")
+    @field_validator(
+        "log_format",
+        "media_s3_bucket",
+        "media_s3_endpoint_url",
+        "media_s3_region",
+        "media_s3_public_url",
+        mode="before",
+    )
     @classmethod
     def _empty_means_default(cls, value: object) -> object:
         return None if value == "" else value
@@ -150,6 +172,12 @@ class Settings(BaseSettings):
         """``BLOG_SMTP_USERNAME=`` (as in ``.env.example``) means no login, not an empty one;
         ``BLOG_METRICS_TOKEN=`` no token."""
         return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _s3_needs_a_bucket(self) -> "Settings":
+        if self.media_storage == "s3" and not self.media_s3_bucket:
+            raise ValueError("BLOG_MEDIA_STORAGE=s3 needs BLOG_MEDIA_S3_BUCKET")
+        return self
 
     @model_validator(mode="after")
     def _refuse_weak_secret_in_production(self) -> "Settings":

@@ -1,0 +1,1 @@
+"""Media: uploaded images and where their files are stored."""
