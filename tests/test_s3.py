@@ -16,6 +16,7 @@ from blog.errors import install_error_handlers
 from blog.media.exceptions import StorageUnavailable
 from blog.media.s3 import InvalidKey, S3Storage, s3_client
 from blog.media.storage import Storage
+from blog.problem_types import catalogue
 from blog.settings import Settings
 from tests.s3 import S3Server
 
@@ -244,6 +245,7 @@ def test_unavailable_storage_answers_503_problem_without_the_cause(
     problem = response.json()
     assert problem["code"] == "storage_unavailable"
     assert problem["type"] == "/problems/storage_unavailable"
+    assert catalogue()["storage_unavailable"][0] == 503  # its type has a page
     assert "NoSuchBucket" not in response.text
     assert "blog-no-such-bucket" not in response.text
     assert "unhandled error" not in caplog.text  # answered as what it is, not as a 500
