@@ -368,7 +368,7 @@ def responses(*status_codes: int) -> dict[int | str, dict[str, Any]]:
         422: "Invalid input.",
         429: "Too many attempts; see the Retry-After header.",
         500: "Unexpected server error (details are logged, never returned).",
-        503: "The database is unavailable.",
+        503: "The database or the media storage is unavailable.",
     }
     return {
         code: {"model": ErrorResponse, "description": descriptions.get(code, "Error.")}

@@ -166,7 +166,14 @@ class Settings(BaseSettings):
     def _upper_log_level(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
 
-    @field_validator("log_format", mode="before")
+    @field_validator(
+        "log_format",
+        "media_s3_bucket",
+        "media_s3_endpoint_url",
+        "media_s3_region",
+        "media_s3_public_url",
+        mode="before",
+    )
     @classmethod
     def _empty_means_default(cls, value: object) -> object:
         return None if value == "" else value
@@ -175,10 +182,6 @@ class Settings(BaseSettings):
         "smtp_username",
         "smtp_password",
         "metrics_token",
-        "media_s3_bucket",
-        "media_s3_endpoint_url",
-        "media_s3_region",
-        "media_s3_public_url",
         mode="before",
     )
     @classmethod
@@ -186,6 +189,12 @@ class Settings(BaseSettings):
         """``BLOG_SMTP_USERNAME=`` (as in ``.env.example``) means no login, not an empty one;
         ``BLOG_METRICS_TOKEN=`` no token."""
         return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _s3_needs_a_bucket(self) -> "Settings":
+        if self.media_storage == "s3" and not self.media_s3_bucket:
+            raise ValueError("BLOG_MEDIA_STORAGE=s3 needs BLOG_MEDIA_S3_BUCKET")
+        return self
 
     @model_validator(mode="after")
     def _refuse_weak_secret_in_production(self) -> "Settings":

@@ -17,7 +17,7 @@ from blog.users.models import User
 from tests.conduit import Conduit
 from tests.factories import DEFAULT_PASSWORD
 
-pytest_plugins = ["blog.testing.plugin", "tests.cli"]
+pytest_plugins = ["blog.testing.plugin", "tests.cli", "tests.s3"]
 
 
 def tenant_path(tenant: Tenant, path: str = "") -> str:

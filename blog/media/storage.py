@@ -105,14 +105,7 @@ class LocalStorage:
 def storage_from_settings(settings: "Settings") -> Storage:
     """The backend ``BLOG_MEDIA_STORAGE`` names (``s3`` is imported only when used)."""
     if settings.media_storage == "s3":
-        if not settings.media_s3_bucket:
-            raise ValueError("BLOG_MEDIA_STORAGE=s3 needs BLOG_MEDIA_S3_BUCKET")
         module = import_module("blog.media.s3")  # boto3 is needed only here
-        storage: Storage = module.S3Storage(
-            settings.media_s3_bucket,
-            endpoint_url=settings.media_s3_endpoint_url,
-            region=settings.media_s3_region,
-            public_url=settings.media_s3_public_url,
-        )
+        storage: Storage = module.S3Storage.from_settings(settings)
         return storage
     return LocalStorage(Path(settings.media_root), settings.media_url)
