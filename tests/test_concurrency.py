@@ -2,6 +2,7 @@
 
 import threading
 from collections.abc import Callable
+from typing import Any
 
 import httpx2 as httpx
 import pytest
@@ -16,16 +17,27 @@ WRITERS = 8
 
 
 def post_at_once(
-    app: FastAPI, url: str, bodies: list[dict[str, object]], headers: dict[str, str]
+    app: FastAPI,
+    url: str,
+    bodies: list[dict[str, Any]],
+    headers: dict[str, str],
+    *,
+    multipart: bool = False,
 ) -> list[httpx.Response]:
-    """Send every body from its own thread, released together by a barrier."""
+    """Send every body from its own thread, released together by a barrier: as JSON, or
+    as the files of a multipart form."""
     barrier = threading.Barrier(len(bodies))
     responses: list[httpx.Response | None] = [None] * len(bodies)
 
     def send(index: int) -> None:
         client = TestClient(app)
         barrier.wait()
-        responses[index] = client.post(url, json=bodies[index], headers=headers)
+        body = bodies[index]
+        responses[index] = (
+            client.post(url, files=body, headers=headers)
+            if multipart
+            else client.post(url, json=body, headers=headers)
+        )
 
     threads = [threading.Thread(target=send, args=(i,)) for i in range(len(bodies))]
     for thread in threads:

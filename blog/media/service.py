@@ -59,14 +59,10 @@ def upload(
     except images.NotAnImage as exc:
         raise UnsupportedMediaType() from exc
     total = sum(len(rendition.data) for rendition in processed.renditions)
-    if quota_mb and used_bytes(session) + total > quota_mb * MB:
-        raise MediaQuotaExceeded(
-            f"The blog's media would take more than its quota of {quota_mb} MB."
-        )
-    files = []
+    files, keys = [], []
     for rendition in processed.renditions:
         key = media_key(tenant.id, processed.digest, rendition.variant, rendition.ext)
-        storage.put(key, rendition.data, rendition.content_type)
+        keys.append(key)
         files.append(
             {
                 "name": rendition.name,
@@ -90,8 +86,35 @@ def upload(
         files=files,
     )
     session.add(media)
+    if quota_mb:
+        _take_quota(session, tenant=tenant, quota_mb=quota_mb)
     session.flush()
+    for rendition, key in zip(processed.renditions, keys, strict=True):
+        storage.put(key, rendition.data, rendition.content_type)
     return media
+
+
+def _take_quota(session: Session, *, tenant: Tenant, quota_mb: int) -> None:
+    """Refuse the upload being added if the blog's media would pass ``quota_mb``.
+
+    One upload of a blog at a time gets here, so two at once cannot both fit: PostgreSQL
+    locks the blog's row until the upload commits (before its row goes in); on SQLite the
+    flush, the transaction's first write, takes the database's write lock (``BEGIN
+    IMMEDIATE``) for as long. The sum, made after, sees every upload committed before and
+    this one.
+    """
+    with session.no_autoflush:  # locked before the upload's row goes in
+        # NO KEY UPDATE: the row's foreign-key checks (KEY SHARE) do not wait on it.
+        session.exec(
+            select(Tenant.id)
+            .where(col(Tenant.id) == tenant.id)
+            .with_for_update(key_share=True)  # FOR NO KEY UPDATE
+        ).one()
+    session.flush()
+    if used_bytes(session) > quota_mb * MB:
+        raise MediaQuotaExceeded(
+            f"The blog's media would take more than its quota of {quota_mb} MB."
+        )
 
 
 def used_bytes(session: Session) -> int:
