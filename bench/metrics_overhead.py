@@ -3,9 +3,10 @@
     python -m bench.metrics_overhead                  # 20 blocks of 500 requests each way
     python -m bench.metrics_overhead --multiprocess   # as under `blog serve --workers N`
 
-One app with the request metrics (``RequestMetrics``, outermost) and one without, on one
-SQLite database, in one run: blocks of requests alternate between them so the machine's
-load hits both alike. Each request is ``GET /api/v1/tenants/{tenant}/posts`` answered from
+One app, on one SQLite database, in one run, with the request metrics and without them
+(``metrics.observe_request``, which the request log's middleware calls, swapped for a
+no-op during those blocks): blocks of requests alternate between the two so the machine's load
+hits both alike. Each request is ``GET /api/v1/tenants/{tenant}/posts`` answered from
 the response cache (the cheapest answer the app gives, so the one where the metrics weigh
 most), through httpx's ``ASGITransport`` (no network). ``--multiprocess`` first points
 ``PROMETHEUS_MULTIPROC_DIR`` at a fresh directory, so values go to files as with several
@@ -42,7 +43,7 @@ async def measure(blocks: int, requests: int, folder: Path) -> None:
     from blog.app import create_app
     from blog.database import create_db_engine, new_session
     from blog.models import metadata
-    from blog.observability.metrics import RequestMetrics
+    from blog.observability import metrics
     from blog.settings import Settings
     from blog.tenancy import cross_tenant
     from blog.testing import factories
@@ -65,34 +66,25 @@ async def measure(blocks: int, requests: int, folder: Path) -> None:
         secret_key=SECRET,  # type: ignore[arg-type]
         jobs_url="memory://",
     )
-    with_metrics = create_app(settings, engine=engine)
-    without = create_app(settings, engine=engine)
-    without.user_middleware = [
-        m
-        for m in without.user_middleware
-        if m.cls is not RequestMetrics  # type: ignore[comparison-overlap]
-    ]
+    app = create_app(settings, engine=engine)
+    observe = metrics.observe_request
+    observers = {"with metrics": observe, "without": lambda *_: None}
     path = f"/api/v1/tenants/{slug}/posts"
     times: dict[str, list[float]] = {"with metrics": [], "without": []}
-    clients = {
-        name: httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app, client=("127.0.0.1", 1)),
-            base_url="http://test",
-        )
-        for name, app in (("with metrics", with_metrics), ("without", without))
-    }
-    for client in clients.values():
-        for _ in range(3):  # stored on the second sighting
-            await client.get(path)
-        await _block(client, path, 200)  # warm up
+    client = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app, client=("127.0.0.1", 1)), base_url="http://test"
+    )
+    for _ in range(3):  # stored on the second sighting
+        await client.get(path)
+    await _block(client, path, 200)  # warm up
     for number in range(blocks):
-        order = list(clients.items())
-        for name, client in order if number % 2 else reversed(order):
+        order = list(observers.items())
+        for name, observer in order if number % 2 else reversed(order):
+            metrics.observe_request = observer
             times[name].append(await _block(client, path, requests))
-    for client in clients.values():
-        await client.aclose()
-    for app in (with_metrics, without):
-        app.state.background.close(5)
+    metrics.observe_request = observe
+    await client.aclose()
+    app.state.background.close(5)
     engine.dispose()
 
     mode = "multiprocess (files)" if os.environ.get("PROMETHEUS_MULTIPROC_DIR") else "in memory"

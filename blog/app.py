@@ -186,9 +186,6 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         expose_headers=[REQUEST_ID_HEADER, "Link", "X-Total-Count"],
         max_age=600,
     )
-    # Outermost: every answer counts, the cache's and the errors' too. Outside it all,
-    # the request log (BlogApp).
-    app.add_middleware(metrics.RequestMetrics)
     install_error_handlers(app)
     document_problems(app)
 

@@ -20,7 +20,6 @@ import os
 import re
 import shutil
 import tempfile
-import time
 import weakref
 from typing import Any
 
@@ -43,7 +42,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from blog.settings import Settings
 
@@ -139,37 +138,12 @@ def instrument_pool(engine: Engine, name: str) -> None:
 ROUTE_KEY = "blog.route"
 
 
-class RequestMetrics:
-    """Times every HTTP request and labels it with its method, route template and status.
-
-    Outermost, so answers made before routing count too: the response cache's carry the
-    route of the answer they copy (:data:`ROUTE_KEY`), the others are :data:`UNMATCHED`.
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        root_app = scope.get("app")
-        status = 500  # what the server answers when the app raises before responding
-
-        async def send_noting_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_noting_status)
-        finally:
-            route = scope.get(ROUTE_KEY) or route_template(scope, root_app)
-            REQUEST_SECONDS.labels(scope["method"], route, status).observe(
-                time.perf_counter() - started
-            )
+def observe_request(method: str, route: str, status: int, seconds: float) -> None:
+    """Count one request and its duration (called once per request by the request log's
+    middleware, :mod:`blog.observability.middleware`, which wraps everything: answers made
+    before routing count too, the response cache's under the route of the answer they copy
+    (:data:`ROUTE_KEY`), the others as :data:`UNMATCHED`)."""
+    REQUEST_SECONDS.labels(method, route, status).observe(seconds)
 
 
 def route_template(scope: Scope, root_app: Any) -> str:

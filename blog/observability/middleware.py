@@ -1,4 +1,5 @@
-"""The outermost middleware: a request id on every response, one log line per request."""
+"""The outermost middleware: a request id on every response, one log line and one
+observation of the request metrics per request."""
 
 import logging
 import re
@@ -7,6 +8,7 @@ import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from blog.observability import metrics
 from blog.observability.context import begin_request, end_request
 from blog.observability.metrics import ROUTE_KEY, UNMATCHED, route_template
 
@@ -27,16 +29,12 @@ def _incoming_id(scope: Scope) -> str | None:
     return None
 
 
-def _route(scope: Scope, root_app: object) -> str | None:
-    """The route template, as the metrics label it; None where no route answered."""
-    route = scope.get(ROUTE_KEY) or route_template(scope, root_app)
-    return None if route == UNMATCHED else route
-
-
 class RequestLog:
     """Gives each HTTP request an id (the client's ``X-Request-ID`` if well-formed, else a
     new one), returns it on the response, and logs one line when the request is done:
-    method, route template, status, duration, blog, caller and client address.
+    method, route template, status, duration, blog, caller and client address. The same
+    route and duration go to the request metrics (:func:`~blog.observability.metrics.
+    observe_request`): one measurement serves both.
 
     It wraps the whole app, Starlette's handler of unexpected errors included, so a 500
     carries the id too. The client address is ``scope["client"]``: the proxy's forwarded
@@ -67,6 +65,9 @@ class RequestLog:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
+            seconds = time.perf_counter() - started
+            route = scope.get(ROUTE_KEY) or route_template(scope, root_app)
+            metrics.observe_request(scope["method"], route, status, seconds)
             if logger.isEnabledFor(logging.INFO):
                 client = scope.get("client")
                 # Made directly: where in this file it was logged needs no stack walk.
@@ -80,9 +81,9 @@ class RequestLog:
                     None,
                     extra={
                         "method": scope["method"],
-                        "route": _route(scope, root_app),
+                        "route": None if route == UNMATCHED else route,
                         "status": status,
-                        "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+                        "duration_ms": round(seconds * 1000, 3),
                         "tenant": context.tenant,
                         "user_id": context.user_id,
                         "client": client[0] if client else None,
