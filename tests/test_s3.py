@@ -14,8 +14,8 @@ from pydantic import ValidationError
 
 from blog.errors import install_error_handlers
 from blog.media.exceptions import StorageUnavailable
-from blog.media.s3 import InvalidKey, S3Storage, s3_client
-from blog.media.storage import Storage
+from blog.media.s3 import S3Storage, s3_client
+from blog.media.storage import InvalidStorageKey, Storage
 from blog.problem_types import catalogue
 from blog.settings import Settings
 from tests.s3 import S3Server
@@ -165,10 +165,10 @@ def test_the_url_on_aws_is_the_buckets_own(bucket: str, region: str, base: str) 
 def test_keys_outside_the_media_form_are_refused(
     storage: S3Storage, s3_server: S3Server, key: str
 ) -> None:
-    with pytest.raises(InvalidKey):
+    with pytest.raises(InvalidStorageKey):
         storage.put(key, PNG, "image/png")
     for use in (storage.get, storage.delete, storage.url):
-        with pytest.raises(InvalidKey):
+        with pytest.raises(InvalidStorageKey):
             use(key)
 
     assert stored_keys(s3_server, storage.bucket) == []

@@ -13,7 +13,6 @@ cause is logged, never returned.
 """
 
 import logging
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
@@ -23,6 +22,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from blog.media.exceptions import StorageUnavailable
+from blog.media.storage import check_key
 from blog.settings import Settings
 
 if TYPE_CHECKING:
@@ -31,23 +31,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 CACHE_CONTROL = "public, max-age=31536000, immutable"
-# Segments of the characters media keys use, none starting with a dot (so no "." or ".."
-# segment), joined by single slashes: nothing can climb out of, or above, the key space.
-_KEY = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*(?:/[A-Za-z0-9_-][A-Za-z0-9._-]*)*")
-MAX_KEY_LENGTH = 1024  # S3's own limit, in bytes (keys here are ASCII)
 _MISSING_KEY_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
-
-
-class InvalidKey(ValueError):
-    """A storage key outside the form media keys take (a bug or an attack, never user input
-    the API should pass on)."""
-
-
-def check_key(key: str) -> str:
-    """``key`` if it is a valid media key; else :class:`InvalidKey`."""
-    if len(key) > MAX_KEY_LENGTH or not _KEY.fullmatch(key):
-        raise InvalidKey(f"invalid storage key: {key[:100]!r}")
-    return key
 
 
 def s3_client(

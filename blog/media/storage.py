@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 # One segment of a key: no "/", "\\", "%" or other character a path or URL would read
 # specially, and not "." or "..".
 _SEGMENT = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
+MAX_KEY_LENGTH = 1024  # S3's own limit, in bytes (keys here are ASCII)
 
 
 class Storage(Protocol):
@@ -46,10 +47,16 @@ def rekey(key: str, tenant_id: object) -> str:
 
 
 def check_key(key: str) -> str:
-    """``key`` if every segment is plain (no traversal, no absolute path, no encoding)."""
+    """``key`` if every segment is plain (no traversal, no absolute path, no encoding) and
+    it is no longer than S3 allows; else :class:`InvalidStorageKey`. Every backend checks
+    its keys with this."""
     segments = key.split("/")
-    if not key or not all(_SEGMENT.fullmatch(part) for part in segments):
-        raise InvalidStorageKey(f"not a valid storage key: {key!r}")
+    if (
+        not key
+        or len(key) > MAX_KEY_LENGTH
+        or not all(_SEGMENT.fullmatch(part) for part in segments)
+    ):
+        raise InvalidStorageKey(f"not a valid storage key: {key[:100]!r}")
     return key
 
 
@@ -64,7 +71,7 @@ class LocalStorage:
         """The file of ``key``, refused if it would lie outside the root."""
         path = (self.root / check_key(key)).resolve()
         if not path.is_relative_to(self.root) or path == self.root:
-            raise InvalidStorageKey(f"not a valid storage key: {key!r}")
+            raise InvalidStorageKey(f"not a valid storage key: {key[:100]!r}")
         return path
 
     def put(self, key: str, data: bytes, content_type: str) -> None:  # noqa: ARG002 - served by its extension
