@@ -172,22 +172,15 @@ class Settings(BaseSettings):
         "media_s3_endpoint_url",
         "media_s3_region",
         "media_s3_public_url",
-        mode="before",
-    )
-    @classmethod
-    def _empty_means_default(cls, value: object) -> object:
-        return None if value == "" else value
-
-    @field_validator(
         "smtp_username",
         "smtp_password",
         "metrics_token",
         mode="before",
     )
     @classmethod
-    def _empty_means_no_login(cls, value: object) -> object:
-        """``BLOG_SMTP_USERNAME=`` (as in ``.env.example``) means no login, not an empty one;
-        ``BLOG_METRICS_TOKEN=`` no token."""
+    def _empty_means_unset(cls, value: object) -> object:
+        """An empty variable (``BLOG_SMTP_USERNAME=``, as in ``.env.example``) means the
+        setting is not given: its default, no login, no token, no bucket."""
         return None if value == "" else value
 
     @model_validator(mode="after")
